@@ -1,0 +1,19 @@
+"""The `bpfaudit` command: composes one typer app per command module."""
+
+from __future__ import annotations
+
+import typer
+
+from tracer.commands import trace
+
+app = typer.Typer(
+    help="eBPF syscall audit tracer speaking the auditctl rule language.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(trace.app)
+
+
+def main() -> None:
+    app()
