@@ -28,7 +28,7 @@ NLMSGHDR = struct.Struct("=IHHII")  # len, type, flags, seq, pid
 AUDIT_GET = 1000
 AUDIT_SET = 1001
 AUDIT_GET_FEATURE = 1019
-AUDIT_FIRST_EVENT = 1300  # kernel-generated records start here (and USER* 1100..)
+AUDIT_FIRST_USER_MSG = 1100  # record types start here; below are control messages
 AUDIT_EOE = 1320
 AUDIT_REPLACE = 1329
 
@@ -132,21 +132,27 @@ def pack_nlmsg(msg_type: int, payload: bytes, seq: int = 0, flags: int = NLM_F_R
 def unpack_nlmsgs(data: bytes) -> list[NlMsg]:
     """Split one datagram into its netlink messages.
 
-    A header whose length runs past the datagram, or is shorter than a header,
-    is a malformed reply: raise rather than guess.
+    Records from kauditd (types >= 1100) are one per datagram and, a
+    long-standing kernel quirk, their nlmsg_len counts only the payload
+    (`nlh->nlmsg_len = skb->len - NLMSG_HDRLEN` in audit_log_end), so a record
+    takes the rest of the datagram, capped at nlmsg_len. Any other header whose
+    length is shorter than a header or runs past the datagram is corrupt.
     """
     messages = []
     offset = 0
     while offset + NLMSGHDR.size <= len(data):
         length, msg_type, flags, seq, pid = NLMSGHDR.unpack_from(data, offset)
+        body_start = offset + NLMSGHDR.size
+        if msg_type >= AUDIT_FIRST_USER_MSG:
+            body = data[body_start:body_start + min(length, len(data) - body_start)]
+            messages.append(NlMsg(msg_type, flags, seq, pid, bytes(body)))
+            break
         if length < NLMSGHDR.size or offset + length > len(data):
-            # kauditd sends records with nlmsg_len covering only the text but
-            # never more than the datagram; anything else is corrupt.
             raise BpfauditError(
                 f"malformed netlink message from kernel audit (length {length} at offset "
                 f"{offset} of {len(data)}); report this kernel version"
             )
-        messages.append(NlMsg(msg_type, flags, seq, pid, bytes(data[offset + NLMSGHDR.size:offset + length])))
+        messages.append(NlMsg(msg_type, flags, seq, pid, bytes(data[body_start:offset + length])))
         offset += (length + 3) & ~3
     return messages
 
@@ -399,34 +405,45 @@ class AuditNetlinkReader:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def read(self, timeout: float = 0.0) -> list[AuditRecord]:
-        """Records that arrive within `timeout` seconds (all that are queued if 0)."""
+    def _receive(self, wait: float) -> list[AuditRecord] | None:
+        """Records from one datagram, or None if nothing came within `wait` seconds."""
         if self.conn is None:
             raise BpfauditError("audit reader is closed", exit_code=1)
         sock = self.conn.sock
-        records: list[AuditRecord] = []
-        wait = timeout
-        while select.select([sock], [], [], wait)[0]:
-            wait = 0.0
-            try:
-                data = sock.recv(1 << 16)
-            except OSError as err:
-                if err.errno == errno.ENOBUFS:
-                    self.overruns += 1
-                    continue
-                raise _explain(err.errno or 0, "deliver audit records") from None
-            for msg in unpack_nlmsgs(data):
-                if msg.type in (NLMSG_ERROR, NLMSG_DONE, AUDIT_REPLACE) or msg.type < 1100:
-                    # AUDIT_REPLACE is the kernel probing that the daemon is alive.
-                    continue
-                text = msg.payload.rstrip(b"\0").decode("utf-8", "surrogateescape").rstrip("\n")
-                records.append(AuditRecord(msg.type, text))
+        if not select.select([sock], [], [], max(wait, 0.0))[0]:
+            return None
+        try:
+            data = sock.recv(1 << 16)
+        except OSError as err:
+            if err.errno == errno.ENOBUFS:
+                self.overruns += 1
+                return []
+            raise _explain(err.errno or 0, "deliver audit records") from None
+        records = []
+        for msg in unpack_nlmsgs(data):
+            if msg.type == AUDIT_REPLACE or msg.type < AUDIT_FIRST_USER_MSG:
+                # AUDIT_REPLACE is the kernel probing that the daemon is alive.
+                continue
+            text = msg.payload.rstrip(b"\0").decode("utf-8", "surrogateescape").rstrip("\n")
+            records.append(AuditRecord(msg.type, text))
         return records
+
+    def read(self, timeout: float = 0.0) -> list[AuditRecord]:
+        """All records that arrive within `timeout` seconds (just those queued now if 0)."""
+        records: list[AuditRecord] = []
+        deadline = time.monotonic() + timeout
+        while True:
+            batch = self._receive(deadline - time.monotonic())
+            if batch is None:
+                return records
+            records += batch
 
     def records(self, idle_timeout: float | None = None) -> Iterator[AuditRecord]:
         """Yield records as they come; stop after `idle_timeout` seconds without one (None: never)."""
         while True:
-            batch = self.read(timeout=3600.0 if idle_timeout is None else idle_timeout)
-            if not batch and idle_timeout is not None:
-                return
+            batch = self._receive(3600.0 if idle_timeout is None else idle_timeout)
+            if batch is None:
+                if idle_timeout is not None:
+                    return
+                continue
             yield from batch

@@ -126,14 +126,16 @@ def parse_audit_records(text: str | Iterable[str]) -> list[AuditEvent]:
     """Events from auditd log text (or lines), grouped by (timestamp, serial) in first-seen order.
 
     Lines that are not audit records (blank, truncated by a concurrent write)
-    are skipped.
+    and EOE records are skipped.
     """
     # Not splitlines(): it also breaks at \x1d, the ENRICHED format's separator.
     lines = text.split("\n") if isinstance(text, str) else text
     events: dict[tuple[str, int], AuditEvent] = {}
     for line in lines:
         record = parse_record_line(line)
-        if record is None:
+        # EOE only marks an event's end on netlink; auditd never logs it, so
+        # dropping it keeps events from both sources identical.
+        if record is None or record.type == "EOE":
             continue
         stamp = (record.timestamp, record.serial)
         event = events.get(stamp)
