@@ -34,8 +34,8 @@ def audit_lock(timeout: float | None = None, path: str = LOCK_PATH) -> Iterator[
         finally:
             _held["depth"] -= 1
         return
-    os.makedirs(os.path.dirname(path), exist_ok=True)
     try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
     except OSError as err:
         raise BpfauditError(f"cannot open audit lock {path}: {err.strerror}; run as root") from None
