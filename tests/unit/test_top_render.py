@@ -1,0 +1,117 @@
+"""Rendering snapshots built from scripted records: content, order, fit, colours."""
+
+import pytest
+from top_fakes import T0, event, losses, styles_of, text_of
+
+from tracer.top.aggregate import Aggregator
+from tracer.top.render import render, sparkline
+
+
+def build(script_losses=None, seconds=3):
+    """A snapshot of a small scripted run: 3 s of a mix, loss samples per second."""
+    a = Aggregator(rules="4 rules (built-in default)", transport="perf buffer (test)", start=T0,
+                   user_name=lambda u: {1000: "alice"}.get(u, "unset" if u == 4294967295 else str(u)))
+    for sec in range(seconds):
+        evs = (
+            [event(t=T0 + sec, name="openat", pid=4242, comm="demo-proc", auid=1000,
+                   key="demo-files", path="/etc/hostname")] * 30
+            + [event(t=T0 + sec, name="connect", pid=4242, comm="demo-proc", ok=False, exit=-111,
+                     auid=1000, key="demo-net", path=None)] * 12
+            + [event(t=T0 + sec, name="execve", pid=5000 + sec, comm="true", exe="/bin/true",
+                     auid=4294967295, key=None, path="/bin/true")] * 4
+        )
+        a.feed(evs, T0 + sec + 0.5)
+        if script_losses:
+            a.observe_losses(script_losses[sec], T0 + sec + 0.5)
+    a.tick(T0 + seconds + 0.1)
+    return a.snapshot()
+
+
+@pytest.mark.parametrize("width,height", [(80, 24), (120, 40), (200, 50)])
+def test_everything_is_on_screen_and_fits(width, height):
+    snap = build([losses(emitted=46 * (s + 1), delivered=46 * (s + 1)) for s in range(3)])
+    text = text_of(render(snap, width, height), width, height)
+    lines = text.rstrip("\n").split("\n")
+    assert len(lines) <= height
+    assert all(len(line) <= width for line in lines)
+    for needle in ("bpfaudit top", "4 rules (built-in default)", "events/s 46", "total 138",
+                   "syscalls", "processes", "auids", "rule keys", "latest records",
+                   "openat", "connect", "execve", "4242", "demo-proc", "alice", "unset",
+                   "demo-files", "ECONNREFUSED", "losses", "no loss", "0:00:03"):
+        assert needle in text, (needle, text)
+    # counts and rates in the syscall table, biggest first
+    syscall_lines = [ln for ln in lines if ln.lstrip().startswith(("openat ", "connect ", "execve "))]
+    assert "90" in syscall_lines[0] and "openat" in syscall_lines[0]
+    assert "36" in syscall_lines[1] and "connect" in syscall_lines[1]
+
+
+def test_wide_screens_use_the_space():
+    snap = build()
+    narrow = text_of(render(snap, 80, 24), 80, 24)
+    wide = text_of(render(snap, 200, 50), 200, 50)
+    # wide: full loss-counter names, millisecond times, the full exe path
+    assert "ring buffer lost" in wide and "ring lost" in narrow
+    assert "kernel audit lost" in wide
+    assert "/usr/bin/cat" in wide
+    tail_rows_narrow = sum(1 for ln in narrow.split("\n") if "demo-proc" in ln and ":" in ln)
+    tail_rows_wide = sum(1 for ln in wide.split("\n") if "demo-proc" in ln and ":" in ln)
+    assert tail_rows_wide > tail_rows_narrow
+    # four tables side by side on one line when wide
+    assert any("syscalls" in ln and "rule keys" in ln for ln in wide.split("\n"))
+
+
+def test_loss_panel_turns_red_when_losses_increase():
+    quiet = build([losses()] * 3)
+    panel_quiet = render(quiet, 80, 24)
+    assert "no loss" in text_of(panel_quiet, 80, 24)
+    assert not quiet.losing
+    assert any("green" in s for s in styles_of(panel_quiet, 80, 24, "╭"))
+
+    losing = build([losses(), losses(perf_lost=10), losses(perf_lost=250, seq_gaps=3)])
+    assert losing.losing
+    screen = render(losing, 80, 24)
+    text = text_of(screen, 80, 24)
+    assert "LOSING RECORDS" in text and "250" in text
+    assert any("red" in s for s in styles_of(screen, 80, 24, "LOSING"))
+    assert any("red" in s for s in styles_of(screen, 80, 24, "╭"))  # the border
+    assert any("red" in s for s in styles_of(screen, 80, 24, "250"))
+
+
+def test_losses_earlier_but_not_now_are_yellow():
+    seconds = 12
+    script = [losses(bpf_submit_failed=5 if s else 0) for s in range(seconds)]
+    snap = build(script, seconds=seconds)
+    assert not snap.losing and snap.lost_ever
+    screen = render(snap, 80, 24)
+    assert "lost earlier" in text_of(screen, 80, 24)
+    assert any("yellow" in s for s in styles_of(screen, 80, 24, "╭"))
+
+
+def test_failures_are_highlighted_in_the_tail():
+    screen = render(build(), 120, 40)
+    styles = styles_of(screen, 120, 40, "ECONNREFUSED")
+    assert styles and all("red" in s for s in styles)
+    assert not any("red" in s for s in styles_of(screen, 120, 40, "/etc/hostname"))
+
+
+def test_no_source_counters_show_na():
+    text = text_of(render(build(), 80, 24), 80, 24)
+    assert "n/a" in text  # no losses() from this source, no kernel audit status
+
+
+def test_sort_marker_and_pause_banner():
+    from dataclasses import replace
+
+    snap = build()
+    assert "count▼" in text_of(render(snap, 80, 24), 80, 24)
+    by_rate = replace(snap, sort="rate", paused=True)
+    text = text_of(render(by_rate, 80, 24), 80, 24)
+    assert "/s▼" in text and "PAUSED" in text and "sort by count" in text
+
+
+def test_sparkline_scales_and_compresses():
+    assert sparkline((0, 5, 10), 3) == " ▄█"
+    assert sparkline((0, 1, 80), 3) == " ▁█"
+    assert sparkline((0,) * 60, 60) == " " * 60
+    assert len(sparkline(tuple(range(60)), 20)) == 20
+    assert sparkline(tuple(range(60)), 20)[-1] == "█"
