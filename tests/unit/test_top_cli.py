@@ -1,0 +1,55 @@
+"""`bpfaudit top` option handling through typer's CliRunner (no root needed)."""
+
+import json
+
+import pytest
+import typer
+from top_fakes import T0, event
+from typer.testing import CliRunner
+
+from tracer.commands import top
+
+# The root app composes command apps as tracer/cli.py does.
+root = typer.Typer()
+root.add_typer(top.app)
+
+
+@root.command(hidden=True)
+def _other() -> None:  # a second command keeps `top` a subcommand, as in the real CLI
+    pass
+
+
+runner = CliRunner()
+
+
+def test_replay_prints_the_final_screen(tmp_path):
+    path = tmp_path / "t.jsonl"
+    path.write_text("".join(
+        json.dumps(event(t=T0 + i * 0.5, name="unlinkat", auid=1000, serial=i).to_json_dict()) + "\n"
+        for i in range(6)))
+    result = runner.invoke(root, ["top", "--replay", str(path), "--speed", "0"])
+    assert result.exit_code == 0, result.output
+    assert "unlinkat" in result.output and "total 6" in result.output
+    assert "replay finished" in result.output
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--refresh", "100"], "--refresh 100 is out of range"),
+    (["--duration", "-1"], "--duration must be"),
+    (["-p", "0"], "not a process id"),
+    (["--replay", "/nonexistent/t.jsonl"], "does not exist"),
+    (["--replay", "/etc/hostname", "--demo"], "drop -R/--demo"),
+    (["-R", "/nonexistent.rules"], "rule file /nonexistent.rules does not exist"),
+])
+def test_bad_input_is_one_line_and_exit_code_2(args, needle):
+    result = runner.invoke(root, ["top", *args])
+    assert result.exit_code == 2
+    assert needle in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_help_lists_the_options_and_keys():
+    result = runner.invoke(root, ["top", "--help"])
+    assert result.exit_code == 0
+    for needle in ("--rules", "--demo", "--replay", "--refresh", "--duration", "--pid", "q quit"):
+        assert needle in result.output

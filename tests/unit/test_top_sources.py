@@ -1,0 +1,84 @@
+"""Replay of `bpfaudit trace --format json` output as a dashboard source."""
+
+import json
+import time
+
+import pytest
+from top_fakes import T0, event
+
+from tracer.errors import BpfauditError
+from tracer.top.sources import ReplaySource, parse_record
+
+
+def write_trace(path, events):
+    with open(path, "w") as f:
+        for ev in events:
+            f.write(json.dumps(ev.to_json_dict()) + "\n")  # what trace --format json writes
+
+
+def test_round_trip_of_a_json_line_drops_duration_ns():
+    ev = event(name="unlinkat", ok=False, exit=-2, key="k", path="/tmp/x")
+    ev.enter_ns, ev.exit_ns = 100, 350
+    obj = ev.to_json_dict()
+    assert obj["duration_ns"] == 250
+    assert parse_record(json.dumps(obj), "f:1") == ev
+
+
+def test_fast_replay_returns_one_recorded_second_per_poll(tmp_path):
+    path = tmp_path / "trace.jsonl"
+    evs = [event(t=T0 + i * 0.25, serial=i) for i in range(12)]  # 3 s of records
+    write_trace(path, evs)
+    with ReplaySource(str(path), speed=0) as src:
+        assert src.clock() == T0
+        batches = []
+        while not src.finished:
+            batches.append(src.poll(10))
+            assert all(int(e.time) == int(batches[-1][0].time) for e in batches[-1])
+        assert [len(b) for b in batches] == [4, 4, 4]
+        assert [e.serial for b in batches for e in b] == list(range(12))
+        assert src.clock() == evs[-1].time
+        assert src.losses() is None
+
+
+def test_paced_replay_follows_the_recorded_timestamps(tmp_path):
+    path = tmp_path / "trace.jsonl"
+    write_trace(path, [event(t=T0 + i * 0.1, serial=i) for i in range(10)])  # 0.9 s of records
+    with ReplaySource(str(path), speed=3.0) as src:
+        start = time.monotonic()
+        got = []
+        while not src.finished:
+            got += src.poll(50)
+        elapsed = time.monotonic() - start
+    assert [e.serial for e in got] == list(range(10))
+    assert 0.2 <= elapsed < 1.5  # 0.9 recorded seconds at x3
+
+
+def test_blank_lines_and_unknown_keys_are_tolerated(tmp_path):
+    path = tmp_path / "trace.jsonl"
+    obj = event().to_json_dict()
+    obj["added_in_a_later_version"] = 1
+    path.write_text("\n" + json.dumps(obj) + "\n\n")
+    with ReplaySource(str(path), speed=0) as src:
+        assert len(src.poll(10)) == 1
+
+
+@pytest.mark.parametrize("line,needle", [
+    ("{not json", "2: not JSON"),
+    ('{"time": 1.0}', "missing"),
+    ("[1, 2]", "not a bpfaudit record"),
+])
+def test_bad_lines_name_the_file_and_line(tmp_path, line, needle):
+    path = tmp_path / "trace.jsonl"
+    path.write_text(json.dumps(event().to_json_dict()) + "\n" + line + "\n")
+    with pytest.raises(BpfauditError) as err:
+        with ReplaySource(str(path), speed=0) as src:
+            while not src.finished:
+                src.poll(10)
+    assert needle in str(err.value) and str(path) in str(err.value)
+    assert err.value.exit_code == 2
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(BpfauditError, match="cannot read replay file"):
+        with ReplaySource(str(tmp_path / "nope.jsonl")):
+            pass
