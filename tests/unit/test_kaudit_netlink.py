@@ -187,8 +187,12 @@ def test_reader_yields_records_skipping_control_messages(kernel):
     kernel.send(hdr(0, nl.AUDIT_REPLACE) + b"\0\0\0\0")
     kernel.send(hdr(len(texts[1]) + 1, 1327) + texts[1] + b"\0")
     kernel.send(hdr(len(texts[2]), 1320) + texts[2])
+    login = b"audit(1.4:6): pid=5 uid=0 old-auid=4294967295 auid=1000 res=1"
+    kernel.send(hdr(len(login), nl.AUDIT_LOGIN) + login)
+    kernel.send(nl.pack_nlmsg(nl.AUDIT_GET, FULL, seq=3, flags=0))  # a late reply, not a record
     records = reader.read(timeout=0.2)
-    assert [(r.type, r.type_name) for r in records] == [(1300, "SYSCALL"), (1327, "PROCTITLE"), (1320, "EOE")]
+    assert [(r.type, r.type_name) for r in records] == [
+        (1300, "SYSCALL"), (1327, "PROCTITLE"), (1320, "EOE"), (1006, "LOGIN")]
     assert records[1].text == "audit(1.5:7): proctitle=6C73"
     assert records[0].log_line() == 'type=SYSCALL msg=audit(1.5:7): arch=c000003e syscall=110 key="t"'
     assert list(reader.records(idle_timeout=0.05)) == []

@@ -28,7 +28,9 @@ NLMSGHDR = struct.Struct("=IHHII")  # len, type, flags, seq, pid
 AUDIT_GET = 1000
 AUDIT_SET = 1001
 AUDIT_GET_FEATURE = 1019
-AUDIT_FIRST_USER_MSG = 1100  # record types start here; below are control messages
+AUDIT_USER = 1005  # the two record types below 1100 (the rest there are requests/replies)
+AUDIT_LOGIN = 1006
+AUDIT_FIRST_USER_MSG = 1100
 AUDIT_EOE = 1320
 AUDIT_REPLACE = 1329
 
@@ -129,10 +131,15 @@ def pack_nlmsg(msg_type: int, payload: bytes, seq: int = 0, flags: int = NLM_F_R
     return NLMSGHDR.pack(length, msg_type, flags, seq, pid) + payload + b"\0" * pad
 
 
+def is_record_type(msg_type: int) -> bool:
+    """Whether kauditd sends this type as a record (rather than as a reply to a request)."""
+    return msg_type >= AUDIT_FIRST_USER_MSG or msg_type in (AUDIT_USER, AUDIT_LOGIN)
+
+
 def unpack_nlmsgs(data: bytes) -> list[NlMsg]:
     """Split one datagram into its netlink messages.
 
-    Records from kauditd (types >= 1100) are one per datagram and, a
+    Records from kauditd (is_record_type) are one per datagram and, a
     long-standing kernel quirk, their nlmsg_len counts only the payload
     (`nlh->nlmsg_len = skb->len - NLMSG_HDRLEN` in audit_log_end), so a record
     takes the rest of the datagram, capped at nlmsg_len. Any other header whose
@@ -143,7 +150,7 @@ def unpack_nlmsgs(data: bytes) -> list[NlMsg]:
     while offset + NLMSGHDR.size <= len(data):
         length, msg_type, flags, seq, pid = NLMSGHDR.unpack_from(data, offset)
         body_start = offset + NLMSGHDR.size
-        if msg_type >= AUDIT_FIRST_USER_MSG:
+        if is_record_type(msg_type):
             body = data[body_start:body_start + min(length, len(data) - body_start)]
             messages.append(NlMsg(msg_type, flags, seq, pid, bytes(body)))
             break
@@ -421,7 +428,7 @@ class AuditNetlinkReader:
             raise _explain(err.errno or 0, "deliver audit records") from None
         records = []
         for msg in unpack_nlmsgs(data):
-            if msg.type == AUDIT_REPLACE or msg.type < AUDIT_FIRST_USER_MSG:
+            if msg.type == AUDIT_REPLACE or not is_record_type(msg.type):
                 # AUDIT_REPLACE is the kernel probing that the daemon is alive.
                 continue
             text = msg.payload.rstrip(b"\0").decode("utf-8", "surrogateescape").rstrip("\n")
