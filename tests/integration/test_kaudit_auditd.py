@@ -111,3 +111,41 @@ def test_netlink_reader_counts_exact_events_and_unregisters():
         assert reader.overruns == 0
         assert_workload_events(parse_audit_records(r.log_line() for r in records), child.pid)
     assert snapshot() == before
+
+
+def test_auditd_run_reads_running_auditd_log_and_leaves_it_running(tmp_path):
+    if find_auditd() is not None:
+        pytest.fail("an auditd is already running; this test starts its own: stop it first")
+    from tracer.kaudit.auditd import AUDITD, private_conf, render_conf
+
+    plugins = tmp_path / "plugins.d"
+    plugins.mkdir()
+    conf = private_conf(str(tmp_path), str(plugins), tuned=True)
+    (tmp_path / "auditd.conf").write_text(render_conf(conf))
+    (tmp_path / "auditd.conf").chmod(0o640)
+    with kernel_audit_session(lock_timeout=300) as before:
+        # Someone else's auditd (started apart from AuditdRun), already logging.
+        daemon = subprocess.Popen([AUDITD, "-n", "-s", "nochange", "-c", str(tmp_path)],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(200):
+                if netlink.audit_status().pid == daemon.pid:
+                    break
+                subprocess.run(["sleep", "0.02"])
+            assert netlink.audit_status().pid == daemon.pid
+            with AuditdRun() as run:
+                assert run.started_pid is None and run.log_path == conf["log_file"]
+                assert netlink.audit_status().enabled == 1
+                child = run_workload()
+                load_rules([f"-a always,exit -F arch=b64 -S getppid -F pid={child.pid} -k t"])
+                release(child)
+            assert daemon.poll() is None and netlink.audit_status().pid == daemon.pid
+            assert netlink.audit_status().enabled == before.enabled
+            events = run.events()
+            assert_workload_events(events, child.pid)
+            # Only the slice written during the run: the daemon's start record came before.
+            assert all(e.record("DAEMON_START") is None for e in events)
+        finally:
+            daemon.terminate()
+            daemon.wait(timeout=10)
+    assert snapshot() == before
