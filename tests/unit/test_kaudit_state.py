@@ -131,3 +131,21 @@ def test_session_refuses_locked_audit(session):
     with pytest.raises(BpfauditError, match="locked"), state.kernel_audit_session():
         raise AssertionError("entered a locked session")
     assert restored == []
+
+
+def test_second_interrupt_during_restore_waits_for_it(monkeypatch, tmp_path):
+    done = []
+
+    def slow_restore(saved):
+        os.kill(os.getpid(), signal.SIGINT)  # a second ^C while restoring
+        time.sleep(0.1)
+        done.append(saved)
+
+    monkeypatch.setattr(state, "snapshot", lambda: BASE)
+    monkeypatch.setattr(state, "restore", slow_restore)
+    monkeypatch.setattr(state, "audit_lock", functools.partial(lock.audit_lock, path=str(tmp_path / "l")))
+    with pytest.raises(KeyboardInterrupt):
+        with state.kernel_audit_session():
+            pass
+    assert done == [BASE]
+    assert signal.pthread_sigmask(signal.SIG_BLOCK, set()) == set()

@@ -221,34 +221,8 @@ def load_rules(lines: Iterable[str], only_rules: bool = False, strict: bool = Tr
     return result
 
 
-@contextlib.contextmanager
-def _sigterm_raises() -> Iterator[None]:
-    """Turn SIGTERM into Terminated inside the block, then put the previous handler back."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signal handlers can only be installed from the main thread
-        return
-
-    def on_sigterm(signum, frame):
-        raise Terminated(f"signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, on_sigterm)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-@contextlib.contextmanager
-def _signals_blocked() -> Iterator[None]:
-    """Hold SIGINT/SIGTERM while restoring so a second ^C cannot leave audit half-restored."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+def _on_sigterm(signum, frame):
+    raise Terminated(f"signal {signum}")
 
 
 @contextlib.contextmanager
@@ -263,9 +237,19 @@ def kernel_audit_session(lock_timeout: float | None = None) -> Iterator[AuditSta
         if before.enabled == 2:
             raise BpfauditError("kernel audit is locked (enabled 2, e.g. by 99-finalize.rules): "
                                 "its rules cannot change until reboot")
+        # Signal handlers belong to the main thread; elsewhere only exceptions are covered.
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _on_sigterm) if main else None
         try:
-            with _sigterm_raises():
-                yield before
+            yield before
         finally:
-            with _signals_blocked():
+            # Hold SIGINT/SIGTERM until restored, and put the old SIGTERM handler back only
+            # then, so neither a second ^C nor SIGTERM's default action can cut the restore
+            # short; a signal that arrived meanwhile is delivered after the unblock.
+            mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM}) if main else None
+            try:
                 restore(before)
+            finally:
+                if main:
+                    signal.signal(signal.SIGTERM, previous)
+                    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
