@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tracer.commands import trace
+from tracer.commands import top, trace
 
 app = typer.Typer(
     help="eBPF syscall audit tracer speaking the auditctl rule language.",
@@ -13,6 +13,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(trace.app)
+app.add_typer(top.app)
 
 
 def main() -> None:

@@ -1,0 +1,156 @@
+"""`bpfaudit top --demo` in a real terminal (tmux): records and counters show
+up, q and Ctrl-C both quit, and nothing of ours stays attached or running."""
+
+import json
+import os
+import pwd
+import re
+import shutil
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.root
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO_SYSCALLS = ("openat", "open", "execve", "unlink", "unlinkat", "connect", "chmod", "fchmodat",
+                 "creat")
+
+
+def require(condition: bool, message: str) -> None:
+    # Integration tests must not skip as root: a missing precondition fails.
+    if not condition:
+        pytest.fail(message)
+
+
+def prog_ids() -> set:
+    out = subprocess.run(["bpftool", "prog", "list", "-j"], check=True, capture_output=True,
+                         text=True).stdout
+    return {p["id"] for p in json.loads(out or "[]")}
+
+
+def demo_processes() -> list:
+    """pids running the demo workload (python -m tracer.demo), anywhere."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            cmd = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"tracer.demo" in cmd:
+            found.append(int(entry))
+    return found
+
+
+class Tmux:
+    """A private tmux server (own socket) whose pane stays after the command
+    exits, so its exit status can be read."""
+
+    def __init__(self, tmp_path: Path):
+        self.sock = f"bpfaudit-top-{uuid.uuid4().hex[:8]}"
+        self.conf = tmp_path / "tmux.conf"
+        self.conf.write_text("set -g remain-on-exit on\nset -g history-limit 100\n")
+
+    def run(self, *args, check=True) -> str:
+        return subprocess.run(["tmux", "-L", self.sock, "-f", str(self.conf), *args],
+                              check=check, capture_output=True, text=True).stdout
+
+    def start(self, command: str) -> None:
+        self.run("new-session", "-d", "-s", "top", "-x", "120", "-y", "40", command)
+
+    def screen(self) -> str:
+        return self.run("capture-pane", "-p", "-t", "top").rstrip() + "\n"
+
+    def dead_status(self):
+        out = self.run("display-message", "-p", "-t", "top", "#{pane_dead} #{pane_dead_status}")
+        dead, _, status = out.strip().partition(" ")
+        return int(status) if dead == "1" and status else None
+
+    def kill(self) -> None:
+        self.run("kill-server", check=False)
+
+
+@pytest.fixture
+def tmux(tmp_path):
+    require(os.geteuid() == 0, "bpfaudit top needs root: run the integration tests with sudo")
+    require(shutil.which("tmux") is not None, "tmux is missing: run scripts/setup")
+    require(shutil.which("bpftool") is not None, "bpftool is missing: run scripts/setup")
+    require(not demo_processes(), f"a demo workload is already running: {demo_processes()}")
+    t = Tmux(tmp_path)
+    yield t
+    t.kill()
+
+
+def wait_for_dashboard(tmux: Tmux, timeout: float = 60.0) -> str:
+    """The first screen showing counted records of the demo, or fail with the
+    last screen (BPF compilation can take a while on a busy VM)."""
+    deadline = time.monotonic() + timeout
+    screen = ""
+    user = pwd.getpwuid(1000).pw_name if _has_uid(1000) else "1000"
+    while time.monotonic() < deadline:
+        status = tmux.dead_status()
+        screen = tmux.screen()
+        if status is not None:
+            pytest.fail(f"bpfaudit top exited with {status} before showing records:\n{screen}")
+        total = re.search(r"total ([\d,]+)", screen)
+        if (total and int(total.group(1).replace(",", "")) > 0
+                and re.search(r"^\s*1000\s+\S+\s+[\d,]+", screen, re.M)
+                and any(re.search(rf"\b{name}\b", screen) for name in DEMO_SYSCALLS)
+                and user in screen):
+            return screen
+        time.sleep(0.5)
+    pytest.fail(f"no demo records on the dashboard after {timeout:.0f} s; last screen:\n{screen}")
+
+
+def _has_uid(uid: int) -> bool:
+    try:
+        pwd.getpwuid(uid)
+        return True
+    except KeyError:
+        return False
+
+
+def wait_exit(tmux: Tmux, timeout: float = 20.0) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = tmux.dead_status()
+        if status is not None:
+            return status
+        time.sleep(0.2)
+    pytest.fail(f"bpfaudit top still running {timeout:.0f} s after the quit key:\n{tmux.screen()}")
+
+
+@pytest.mark.parametrize("quit_key", ["q", "C-c"])
+def test_top_demo_shows_records_and_quits_cleanly(tmux, quit_key):
+    before = prog_ids()
+    # --duration is a safety net: the test quits well before it.
+    tmux.start(f"exec {ROOT}/scripts/bpfaudit top --demo --refresh 4 --duration 180")
+    screen = wait_for_dashboard(tmux)
+    ours = prog_ids() - before
+    require(ours, "no BPF program was loaded while bpfaudit top was running")
+
+    # the loss panel and the header are there, with numbers
+    assert "losses" in screen and "latest records" in screen
+    assert re.search(r"events/s [\d,]+", screen)
+    assert "built-in default" in screen
+
+    tmux.run("send-keys", "-t", "top", quit_key)
+    status = wait_exit(tmux)
+    assert status == 0, tmux.screen()
+
+    # detached: every program loaded during the run is gone (they unload
+    # when their last fd closes, which can lag the exit a little)
+    deadline = time.monotonic() + 5
+    while ours & prog_ids() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not (ours & prog_ids()), f"BPF programs still loaded after exit: {ours & prog_ids()}"
+    # and no orphan workload
+    deadline = time.monotonic() + 5
+    while demo_processes() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not demo_processes(), f"demo workload left running: {demo_processes()}"
