@@ -115,3 +115,14 @@ def test_sparkline_scales_and_compresses():
     assert sparkline((0,) * 60, 60) == " " * 60
     assert len(sparkline(tuple(range(60)), 20)) == 20
     assert sparkline(tuple(range(60)), 20)[-1] == "█"
+
+
+def test_keys_beyond_the_cap_are_shown_as_other():
+    a = Aggregator(rules="r", transport="t", start=T0, cap=4)
+    a.feed([event(pid=1)] * 50 + [event(pid=100 + i) for i in range(40)], T0 + 0.5)
+    snap = a.snapshot(rows=5)
+    assert snap.processes.other > 0
+    assert sum(r.count for r in snap.processes.rows) <= 90 - snap.processes.other
+    text = text_of(render(snap, 120, 40), 120, 40)
+    other_line = [ln for ln in text.split("\n") if "(other)" in ln]
+    assert other_line and f"{snap.processes.other:,}" in other_line[0]

@@ -45,6 +45,9 @@ def run_top(
     if not getattr(source, "kernel_audit", False):
         # a recording's losses were not this kernel's: do not mix them in
         kaudit = lambda: (None, "n/a (not live)")  # noqa: E731
+    if interactive and getattr(source, "kernel_audit", False):
+        # compiling and attaching BPF takes seconds: say why the screen waits
+        console.print("bpfaudit top: attaching BPF programs...", style="dim", highlight=False)
     with source:
         agg = Aggregator(rules=source.rules, transport=source.transport, start=source.clock())
 
