@@ -53,3 +53,20 @@ def test_help_lists_the_options_and_keys():
     assert result.exit_code == 0
     for needle in ("--rules", "--demo", "--replay", "--refresh", "--duration", "--pid", "q quit"):
         assert needle in result.output
+
+
+def test_rule_files_are_counted_as_auditctl_lists_them(tmp_path):
+    path = tmp_path / "mine.rules"
+    path.write_text("-a always,exit -F arch=b64 -S openat -k files\n"
+                    "-w /etc/passwd -p wa -k pw\n")
+    ruleset, label = top.load_ruleset([path])
+    assert label == "2 rules (mine.rules)"
+    assert len(ruleset.all_rules()) == 2
+
+
+def test_a_bad_rule_file_is_exit_code_2(tmp_path):
+    path = tmp_path / "bad.rules"
+    path.write_text("-a always,exit -S no_such_syscall_name\n")
+    result = runner.invoke(root, ["top", "-R", str(path)])
+    assert result.exit_code == 2
+    assert "bad.rules" in result.output

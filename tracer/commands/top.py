@@ -42,7 +42,9 @@ def load_ruleset(paths: List[Path]) -> Tuple[object, str]:
     else:
         ruleset = default_rules()
         source = "built-in default"
-    n = len(ruleset.kernel_rules())
+    # count rules as `auditctl -l` lists them, not compiled table entries
+    listed = getattr(ruleset, "all_rules", None)
+    n = len(listed()) if listed else len(ruleset.kernel_rules())
     return ruleset, f"{n} rule{'s' if n != 1 else ''} ({source})"
 
 
@@ -114,8 +116,8 @@ def make_source(rules: List[Path], demo: bool, replay: Optional[Path], speed: fl
     for path in rules:
         if not path.is_file():
             raise BpfauditError(f"rule file {path} does not exist; give an auditctl rule file to -R")
+    ruleset, label = load_ruleset(rules)  # rule errors first: they need no root
     if os.geteuid() != 0:
         raise BpfauditError("watching the live system loads BPF programs and needs root: "
                             f"sudo {Path(sys.argv[0]).name} top ...")
-    ruleset, label = load_ruleset(rules)
     return LiveSource(ruleset, label)
