@@ -87,6 +87,8 @@ def top(
             from tracer.top.live import run_top
 
             run_top(source, refresh_hz=refresh, duration=duration, pid=pid)
+    except KeyboardInterrupt:
+        pass  # Ctrl-C before the screen was up (while BPF compiles): a normal quit
     except BpfauditError as err:
         typer.echo(f"bpfaudit top: {err}", err=True)
         raise typer.Exit(code=err.exit_code) from None
