@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tracer.commands import top, trace
+from tracer.commands import rules, top, trace
 
 app = typer.Typer(
     help="eBPF syscall audit tracer speaking the auditctl rule language.",
@@ -14,6 +14,7 @@ app = typer.Typer(
 )
 app.add_typer(trace.app)
 app.add_typer(top.app)
+app.add_typer(rules.app, name="rules")
 
 
 def main() -> None:

@@ -259,7 +259,7 @@ def parse_value(spec: FieldSpec, op: str, v: str) -> Tuple[int, Optional[str], O
         if kind == "path":
             if not v.startswith("/"):
                 raise ValueProblem("the path must be absolute (start with '/'); the kernel refuses it")
-            if len(v) > 1 and v.endswith("/"):
+            if spec.name == "path" and len(v) > 1 and v.endswith("/"):
                 raise ValueProblem(
                     f"the kernel refuses a trailing '/'; write {spec.name}={v.rstrip('/') or '/'}"
                 )

@@ -21,6 +21,7 @@ class RuleSet:
     lists: Dict[str, List[Rule]] = field(default_factory=lambda: {n: [] for n in LIST_NUMBERS})
     warnings: List[str] = field(default_factory=list)
     ignored: List[Ignored] = field(default_factory=list)
+    files: List[str] = field(default_factory=list)  # in load order, for reports
 
     @property
     def exit_rules(self) -> List[Rule]:
@@ -102,6 +103,7 @@ def load_rules(paths: Sequence[str], extra: Iterable[str] = ()) -> RuleSet:
     """Parse rules files in order, then command-line rule strings; raises RuleError/BpfauditError."""
     rs = RuleSet()
     for path in paths:
+        rs.files.append(path)
         for source, tokens in file_lines(path, _read(path)):
             rs.add_line(tokens, source, command_line=False)
     for text in extra:
@@ -113,7 +115,7 @@ def load_rules(paths: Sequence[str], extra: Iterable[str] = ()) -> RuleSet:
 
 def parse_text(text: str, name: str = "<rules>") -> RuleSet:
     """A RuleSet from rules-file text (for embedded defaults and tests)."""
-    rs = RuleSet()
+    rs = RuleSet(files=[name])
     for source, tokens in file_lines(name, text):
         rs.add_line(tokens, source, command_line=False)
     return rs
