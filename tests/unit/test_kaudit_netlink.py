@@ -197,3 +197,20 @@ def test_reader_yields_records_skipping_control_messages(kernel):
     assert records[0].log_line() == 'type=SYSCALL msg=audit(1.5:7): arch=c000003e syscall=110 key="t"'
     assert list(reader.records(idle_timeout=0.05)) == []
     reader.conn = None
+
+
+def test_list_rules_collects_multipart_until_done(kernel):
+    seq = kernel.conn._seq + 1
+    rule_a, rule_b = b"A" * 1041, b"B" * 1054
+    kernel.send(ack(seq, acked_type=nl.AUDIT_LIST_RULES))
+    kernel.send(nl.pack_nlmsg(nl.AUDIT_LIST_RULES, rule_a, seq=seq, flags=nl.NLM_F_MULTI)
+                + nl.pack_nlmsg(nl.AUDIT_LIST_RULES, rule_b, seq=seq, flags=nl.NLM_F_MULTI))
+    kernel.send(nl.pack_nlmsg(nl.NLMSG_DONE, b"\0\0\0\0", seq=seq, flags=nl.NLM_F_MULTI))
+    assert kernel.conn.list_rules() == [rule_a, rule_b]
+
+
+def test_list_rules_empty(kernel):
+    seq = kernel.conn._seq + 1
+    kernel.send(nl.pack_nlmsg(nl.NLMSG_DONE, b"\0\0\0\0", seq=seq, flags=nl.NLM_F_MULTI))
+    kernel.send(ack(seq, acked_type=nl.AUDIT_LIST_RULES))
+    assert kernel.conn.list_rules() == []

@@ -149,3 +149,47 @@ def test_second_interrupt_during_restore_waits_for_it(monkeypatch, tmp_path):
             pass
     assert done == [BASE]
     assert signal.pthread_sigmask(signal.SIG_BLOCK, set()) == set()
+
+
+class FakeRuleConn:
+    def __init__(self, loaded):
+        self.loaded = list(loaded)
+        self.calls = []
+
+    def list_rules(self):
+        return list(self.loaded)
+
+    def delete_rule(self, rule):
+        self.calls.append(("del", rule))
+        self.loaded.remove(rule)
+
+    def add_rule(self, rule):
+        self.calls.append(("add", rule))
+        self.loaded.append(rule)
+
+
+def test_restore_rules_binary_form_in_order():
+    saved = dataclasses.replace(BASE, rule_data=(b"r1", b"r2", b"r3"))
+    conn = FakeRuleConn([b"r2", b"x"])
+    state._restore_rules(conn, saved)
+    assert conn.loaded == [b"r1", b"r2", b"r3"]
+    assert conn.calls[:2] == [("del", b"r2"), ("del", b"x")]
+
+
+def test_restore_rules_untouched_when_equal():
+    saved = dataclasses.replace(BASE, rule_data=(b"r1",))
+    conn = FakeRuleConn([b"r1"])
+    state._restore_rules(conn, saved)
+    assert conn.calls == []
+
+
+def test_restore_rules_to_empty_deletes_all():
+    conn = FakeRuleConn([b"a", b"b"])
+    state._restore_rules(conn, dataclasses.replace(BASE, rules=()))
+    assert conn.loaded == [] and len(conn.calls) == 2
+
+
+def test_restore_rules_text_only_state_goes_through_auditctl(monkeypatch, fake_auditctl):
+    monkeypatch.setattr(state, "list_rules", lambda: ())
+    state._restore_rules(FakeRuleConn([]), BASE)
+    assert fake_auditctl == [("-D",), ("-a", "always,exit", "-F", "arch=b64", "-S", "getppid", "-F", "key=t")]

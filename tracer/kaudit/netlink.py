@@ -27,6 +27,9 @@ NLMSGHDR = struct.Struct("=IHHII")  # len, type, flags, seq, pid
 # <linux/audit.h>
 AUDIT_GET = 1000
 AUDIT_SET = 1001
+AUDIT_ADD_RULE = 1011
+AUDIT_DEL_RULE = 1012
+AUDIT_LIST_RULES = 1013
 AUDIT_GET_FEATURE = 1019
 AUDIT_USER = 1005  # the two record types below 1100 (the rest there are requests/replies)
 AUDIT_LOGIN = 1006
@@ -211,12 +214,13 @@ class AuditSocket:
         self.close()
 
     def request(self, msg_type: int, payload: bytes = b"", action: str = "answer",
-                expect: int | None = None) -> tuple[list[NlMsg], int]:
+                expect: int | None = None, multipart: bool = False) -> tuple[list[NlMsg], int]:
         """Send one request with NLM_F_ACK; return (replies for it, ack error code >= 0).
 
         Replies are collected until the ack for our sequence number and, if
-        `expect` is given, a reply of that type: the kernel sends replies from a
-        separate thread, so they may arrive after the ack. Messages for other
+        `expect` is given, a reply of that type (or with `multipart`, the
+        NLMSG_DONE ending them): the kernel sends replies from a separate
+        thread, so they may arrive after the ack. Messages for other
         sequence numbers (records, stale replies) are skipped. A negative ack is
         raised as BpfauditError; a positive one (AUDIT_SET of the lost counter
         returns the old value this way) is returned.
@@ -229,6 +233,7 @@ class AuditSocket:
             raise _explain(err.errno or 0, action) from None
         replies: list[NlMsg] = []
         code: int | None = None
+        done = False
         deadline = time.monotonic() + self.timeout
         while True:
             remaining = deadline - time.monotonic()
@@ -249,9 +254,13 @@ class AuditSocket:
                     if error < 0:
                         raise _explain(-error, action)
                     code = error
-                elif msg.seq == seq and msg.type != NLMSG_DONE:
+                elif msg.seq == seq and msg.type == NLMSG_DONE:
+                    done = True
+                elif msg.seq == seq:
                     replies.append(msg)
-            if code is not None and (expect is None or any(r.type == expect for r in replies)):
+            if code is None:
+                continue
+            if (multipart and done) or (not multipart and (expect is None or any(r.type == expect for r in replies))):
                 return replies, code
 
     def status(self) -> AuditStatus:
@@ -283,6 +292,18 @@ class AuditSocket:
         payload = struct.pack(f"={len(STATUS_FIELDS)}I", mask, *([0] * (len(STATUS_FIELDS) - 1)))
         _, code = self.request(AUDIT_SET, payload, action="reset an audit counter")
         return code
+
+    def list_rules(self) -> list[bytes]:
+        """Every loaded rule as the kernel's struct audit_rule_data, in list order."""
+        replies, _ = self.request(AUDIT_LIST_RULES, action="list audit rules", multipart=True)
+        return [msg.payload for msg in replies if msg.type == AUDIT_LIST_RULES]
+
+    def add_rule(self, rule: bytes) -> None:
+        """Append a rule given as struct audit_rule_data (as list_rules returns it)."""
+        self.request(AUDIT_ADD_RULE, rule, action="add an audit rule")
+
+    def delete_rule(self, rule: bytes) -> None:
+        self.request(AUDIT_DEL_RULE, rule, action="delete an audit rule")
 
     def features(self) -> dict[str, int]:
         """struct audit_features as a dict (vers, mask, features, lock)."""
@@ -335,6 +356,12 @@ def reset_lost() -> int:
     """Zero the kernel's lost-record counter; returns the count before the reset."""
     with AuditSocket() as conn:
         return conn.reset_counter(AUDIT_STATUS_LOST)
+
+
+def list_rule_blobs() -> tuple[bytes, ...]:
+    """The loaded rules in the kernel's binary form: exact, unlike any text rendering."""
+    with AuditSocket() as conn:
+        return tuple(conn.list_rules())
 
 
 def loginuid_immutable() -> bool:

@@ -33,6 +33,10 @@ class AuditState:
     rate_limit: int
     pid: int
     auditd_pid: int | None
+    # The rules as the kernel holds them (struct audit_rule_data): what restore()
+    # reloads, because `auditctl -l` text does not always read back (auditctl
+    # 3.0.9 prints `-F perm=x -F path=P` as " -p x-w P").
+    rule_data: tuple[bytes, ...] = dataclasses.field(default=(), repr=False)
 
     @property
     def auditd_running(self) -> bool:
@@ -88,6 +92,7 @@ def snapshot() -> AuditState:
     status = netlink.audit_status()
     return AuditState(
         rules=list_rules(),
+        rule_data=netlink.list_rule_blobs(),
         enabled=status.enabled,
         failure=status.failure,
         backlog_limit=status.backlog_limit,
@@ -113,6 +118,25 @@ def diff_states(before: AuditState, after: AuditState) -> list[str]:
     return diffs
 
 
+def _restore_rules(conn: netlink.AuditSocket, state: AuditState) -> None:
+    """Delete what is loaded and add the saved rules back in order (binary form if saved)."""
+    current = conn.list_rules()
+    if state.rule_data or not state.rules:
+        if tuple(current) == state.rule_data:
+            return
+        for rule in current:
+            conn.delete_rule(rule)
+        for rule in state.rule_data:
+            conn.add_rule(rule)
+        return
+    # Only text was saved (a hand-made AuditState): reload it through auditctl.
+    if list_rules() != state.rules:
+        auditctl("-D")
+        result = load_rules(state.rules, strict=False)
+        if result.errors:
+            raise BpfauditError("; ".join(f"rule {e.line!r}: {e.message}" for e in result.errors), exit_code=1)
+
+
 def restore(state: AuditState) -> None:
     """Put kernel audit back to `state`: rules exactly, then status fields, then the pid slot.
 
@@ -124,14 +148,11 @@ def restore(state: AuditState) -> None:
         raise BpfauditError("kernel audit is locked (enabled 2) so its state cannot be restored; reboot",
                             exit_code=1)
     problems: list[str] = []
-    if list_rules() != state.rules:
+    with netlink.AuditSocket() as conn:
         try:
-            auditctl("-D")
-            result = load_rules(state.rules, strict=False)
-            problems += [f"rule {e.line!r}: {e.message}" for e in result.errors]
+            _restore_rules(conn, state)
         except BpfauditError as err:
             problems.append(str(err))
-    with netlink.AuditSocket() as conn:
         current = conn.status()
         changes = {name: getattr(state, name) for name in RESTORED_FIELDS
                    if getattr(state, name) is not None and getattr(current, name) != getattr(state, name)}
@@ -154,7 +175,10 @@ def restore(state: AuditState) -> None:
             # A saved pid of another process cannot be re-registered by us; that
             # daemon re-registers itself if it is alive.
     after = snapshot()
-    problems += diff_states(state, after) if not problems else []
+    if not problems:
+        problems += diff_states(state, after)
+        if state.rule_data and after.rule_data != state.rule_data:
+            problems.append("rules differ from the saved kernel form")
     if problems:
         raise BpfauditError("kernel audit state not fully restored: " + "; ".join(problems), exit_code=1)
 
