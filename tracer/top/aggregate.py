@@ -229,7 +229,9 @@ class Aggregator:
             processes=table("processes", ("pid", "comm", "exe"), self.processes, proc_cells),
             auids=table("auids", ("auid", "user"), self.auids,
                         lambda a: (str(a), self.user_name(a))),
-            keys=table("rule keys", ("key",), self.keys, lambda k: (k if k else "(none)",)),
+            # several keys on one rule arrive joined by \x01, as in audit records
+            keys=table("rule keys", ("key",), self.keys,
+                       lambda k: (k.replace("\x01", ",") if k else "(none)",)),
             tail=tuple(
                 TailRow(
                     time=ev.time,
