@@ -49,6 +49,8 @@ def classify(c: Cond) -> tuple:
         return USER, None
     if c.name == "exe":
         return USER, None
+    if c.name == "perm" and not c.value & 6:
+        return USER, None  # x and a: the syscall classes are the kernel's, exact
     if c.name in _APPROX:
         return APPROX, _APPROX[c.name]
     return UNSUPPORTED, _UNSUPPORTED.get(c.name, f"field {c.name} is not evaluated by bpfaudit")
