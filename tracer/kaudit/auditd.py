@@ -125,6 +125,7 @@ class AuditdRun:
         self.before: AuditState | None = None
         self.log_path = ""
         self.started_pid: int | None = None  # our auditd, None if we used a running one
+        self.exit_code: int | None = None  # how our auditd ended
         self._offset = 0
         self._text: str | None = None
         self._tmpdir: str | None = None
@@ -184,17 +185,20 @@ class AuditdRun:
 
     def _stop(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
+        if proc is None:
             return
-        if netlink.audit_status().pid == proc.pid:
-            with contextlib.suppress(BpfauditError):
-                wait_flushed(self.log_path)
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        if proc.poll() is None:
+            if netlink.audit_status().pid == proc.pid:
+                with contextlib.suppress(BpfauditError):
+                    wait_flushed(self.log_path)
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        # Nonzero when auditd died during the run (e.g. disk_full_action): the log is then short.
+        self.exit_code = proc.returncode
         self._read()
 
     def _read(self) -> str:
