@@ -188,6 +188,15 @@ _I386: Dict[int, str] = {
 }
 # fmt: on
 
+# Kernel syscalls newer than libaudit 3.0.9's table (the same numbers in both ABIs since 424):
+# auditctl refuses their names, so these serve only to tell the user which number to write.
+NEWER_SYSCALLS = {
+    "cachestat": 451, "fchmodat2": 452, "map_shadow_stack": 453, "futex_wake": 454,
+    "futex_wait": 455, "futex_requeue": 456, "statmount": 457, "listmount": 458,
+    "lsm_get_self_attr": 459, "lsm_set_self_attr": 460, "lsm_list_modules": 461, "mseal": 462,
+    "setxattrat": 463, "getxattrat": 464, "listxattrat": 465, "removexattrat": 466,
+}
+
 _BY_CODE = {AUDIT_ARCH_X86_64: _X86_64, AUDIT_ARCH_I386: _I386}
 _BY_NAME = {"x86_64": _X86_64, "i386": _I386}
 _NUMBERS = {arch: {name: nr for nr, name in table.items()} for arch, table in _BY_NAME.items()}

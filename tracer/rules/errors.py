@@ -20,5 +20,6 @@ class RuleError(BpfauditError):
         self.where = where
         self.token = token
         self.problem = message
-        text = f"{where}: {token}: {message}" if token else f"{where}: {message}"
+        shown = token if token is None or len(token) <= 80 else token[:60] + f"...({len(token)} characters)"
+        text = f"{where}: {shown}: {message}" if token else f"{where}: {message}"
         super().__init__(text, exit_code=2)

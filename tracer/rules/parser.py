@@ -23,6 +23,7 @@ from tracer.rules.model import (
 from tracer.syscall_table import (
     ARCH_NAMES,
     AUDIT_ARCH_X86_64,
+    NEWER_SYSCALLS,
     syscall_number,
     syscall_table,
 )
@@ -206,10 +207,11 @@ class _LineParser:
         if len(parts) != 2 or not all(parts):
             raise self.fail(tok, "expected LIST,ACTION with one comma, e.g. always,exit")
         a, b = parts
-        if a in ACTIONS or a == "possible":
-            action, lst = a, b
-        else:
+        # auditctl takes both orders; pick the reading that names a known list
+        if a in LISTS or (b not in LISTS and a not in ACTIONS and a != "possible"):
             lst, action = a, b
+        else:
+            action, lst = a, b
         if action == "possible":
             raise self.fail(tok, "the 'possible' action is deprecated and refused; use always or never")
         if lst not in LISTS:
@@ -265,6 +267,12 @@ class _LineParser:
         if syscall_number(other, name.lower()) is not None:
             flag = "b32" if other == "i386" else "b64"
             return msg + f"; it is an {other} syscall: put -F arch={flag} before -S"
+        newer = NEWER_SYSCALLS.get(name.lower())
+        if newer is not None:
+            return (
+                f"syscall '{name}' is newer than libaudit 3.0.9's table, which auditctl resolves "
+                f"names with; write its number: -S {newer}"
+            )
         guess = difflib.get_close_matches(name.lower(), list(syscall_table(arch).values()), 1)
         if guess:
             return msg + f"; did you mean {guess[0]}?"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Dict, FrozenSet, Optional, Sequence
 
-from tracer.syscall_table import AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, syscall_number
+from tracer.syscall_table import AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, NEWER_SYSCALLS, syscall_number
 
 PERM_EXEC, PERM_WRITE, PERM_READ, PERM_ATTR = 1, 2, 4, 8
 
@@ -26,8 +26,6 @@ _ATTR = (
     "removexattrat lremovexattr fremovexattr fchownat fchmodat fchmodat2 link linkat "
     "chown32 fchown32 lchown32"
 ).split()
-# Newer than libaudit 3.0.9's table; the same numbers in both ABIs.
-_NEWER = {"fchmodat2": 452, "setxattrat": 463, "getxattrat": 464, "listxattrat": 465, "removexattrat": 466}
 
 _ARCHES = {AUDIT_ARCH_X86_64: "x86_64", AUDIT_ARCH_I386: "i386"}
 
@@ -37,7 +35,7 @@ def _numbers(arch: str, names: Sequence[str]) -> FrozenSet[int]:
     for name in names:
         nr = syscall_number(arch, name)
         if nr is None:
-            nr = _NEWER.get(name)
+            nr = NEWER_SYSCALLS.get(name)
         if nr is not None:
             out.add(nr)
     return frozenset(out)
