@@ -116,7 +116,8 @@ class _LineParser:
                         raise self.fail(tok, "needs a value")
                     arg = toks[i]
                     i += 1
-                self.ignore(tok + (" " + arg if LONG_OPTIONS[name] else ""), NOT_APPLICABLE[name])
+                shown = tok if eq or not LONG_OPTIONS[name] else f"{tok} {arg}"
+                self.ignore(shown, NOT_APPLICABLE[name])
                 continue
             if tok.startswith("#"):
                 raise self.fail(tok, "a comment must be on a line of its own (auditctl reads it as a word)")
