@@ -85,6 +85,7 @@ def test_stock_rules_render_as_auditctl_lists_them(capsys):
                     ours, status = None, f"error: {err}"
                 if refused is not None:
                     c["rejected"] += 1
+                    print(f"{name}:{lineno}: auditctl refused: {refused}")
                     continue
                 if status != "in-kernel":
                     c["lint"] += 1

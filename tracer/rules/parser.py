@@ -324,6 +324,8 @@ class _LineParser:
             raise self.fail(tok, str(err)) from None
         if warning:
             self.warnings.append(f"{self.where}: {tok}: {warning}")
+        if spec.kind == "path":
+            self.check_exists(spec.name, text or "", tok)
         if spec.kind == "path" or spec.name == "inode":
             if any(c.name in ("path", "dir", "inode") for c in self.conds):
                 raise self.fail(tok, "only one of path, dir, inode per rule (the kernel refuses more)")
@@ -406,11 +408,7 @@ class _LineParser:
             while len(path) > 1 and path.endswith("/"):
                 path = path[:-1]
         kind = "dir" if os.path.isdir(path) else "path"
-        if kind == "path" and not os.path.isdir(os.path.dirname(path) or "/"):
-            self.warnings.append(
-                f"{self.where}: {tok}: the parent directory does not exist: the kernel would refuse "
-                "this watch (No such file or directory)"
-            )
+        self.check_exists(kind, path, tok)
         self.list, self.action = "exit", "always"
         self.delete = opt == "W"
         self.watch = True
@@ -421,6 +419,16 @@ class _LineParser:
             Cond(kind, spec.type, "=", len(path), path, tok),
             Cond("perm", F.AUDIT_PERM, "=", 15, None, tok),
         ]
+
+    def check_exists(self, kind: str, path: str, tok: str) -> None:
+        # The kernel resolves watches when the rule is loaded: a missing directory (or the
+        # parent of a watched file) makes it refuse the rule with ENOENT.
+        missing = path if kind == "dir" else os.path.dirname(path.rstrip("/")) or "/"
+        if not os.path.isdir(missing):
+            self.warnings.append(
+                f"{self.where}: {tok}: directory {missing} does not exist here: the kernel would "
+                "refuse this rule (No such file or directory); bpfaudit keeps it"
+            )
 
     def set_perm(self, arg: str, tok: str) -> None:
         if self.list is None:
