@@ -40,7 +40,7 @@ def test_error_carries_file_line_and_token():
     with pytest.raises(RuleError) as info:
         parse_text("# c\n\n-a always,exit -F arch=b64 -S openat -F auid>=x\n", "my.rules")
     err = info.value
-    assert (err.where, err.token) == ("my.rules:3", "-F auid>=x")
+    assert (err.where, err.file, err.line, err.token) == ("my.rules:3", "my.rules", 3, "-F auid>=x")
     assert "not a number" in err.problem or "unknown user" in err.problem
 
 

@@ -18,6 +18,8 @@ class RuleError(BpfauditError):
 
     def __init__(self, where: str, token: Optional[str], message: str):
         self.where = where
+        file, _, line = where.rpartition(":")
+        self.file, self.line = (file, int(line)) if line.isdigit() else (where, 0)
         self.token = token
         self.problem = message
         shown = token if token is None or len(token) <= 80 else token[:60] + f"...({len(token)} characters)"
