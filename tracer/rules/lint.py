@@ -37,7 +37,7 @@ def rule_status(rule: Rule) -> str:
     user = [cond_label(c) for (k, _), c in kinds if k in (USER, APPROX)]
     approx = [f"{cond_label(c)}: {why}" for (k, why), c in kinds if k == APPROX]
     if approx:
-        return f"approximate ({'; '.join(approx)}; user-space fields: {','.join(user)})"
+        return f"approximate ({'; '.join(approx)})"
     if user:
         return f"user-space (fields: {','.join(user)})"
     assert all(k == KERNEL for (k, _), _c in kinds)

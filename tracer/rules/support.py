@@ -33,9 +33,9 @@ _UNSUPPORTED = {
     "fstype": "applies to the filesystem list only",
 }
 _APPROX = {
-    "path": "matched by path name on the recorded paths; the kernel matches the inode",
-    "dir": "matched by path prefix on the recorded paths; the kernel matches the inode tree",
-    "perm": "by syscall class as the kernel; openat2's access mode is not read (assumed to match)",
+    "path": "matched by name; the kernel matches the inode",
+    "dir": "matched by path prefix; the kernel matches the inode tree",
+    "perm": "openat2's open mode is not read, assumed to match",
 }
 
 
