@@ -115,6 +115,7 @@ def test_path_exact_and_dir_prefix():
     assert ev(r, event(paths=["/etc/ssh/sshd_config"])) == 0
     assert ev(r, event(paths=["/etc"])) == 0
     assert ev(r, event(paths=["/etcetera/x"])) is None
+    assert ev("-a always,exit -F arch=b64 -S openat -F dir=/etc/\n", event(paths=["/etc/hosts"])) == 0
 
 
 @pytest.mark.parametrize(

@@ -50,6 +50,7 @@ def comparator(left: int, op: str, right: int) -> bool:
 
 
 def _path_match(kind: str, want: str, paths: Sequence[str]) -> bool:
+    want = os.path.normpath(want)  # dir=/etc/ is accepted by the kernel
     for p in paths:
         if not p or not p.startswith("/"):
             continue  # relative names cannot be placed without the cwd

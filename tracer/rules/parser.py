@@ -283,7 +283,7 @@ class _LineParser:
     def add_field(self, arg: str, tok: str) -> None:
         if self.list is None:
             raise self.fail(tok, "-F before the list: put -a always,exit (or -w) first on the line")
-        if arg.startswith("key="):
+        if arg[:4].lower() == "key=":
             self.add_key(arg[4:], tok)
             return
         op = next((o for o in F.OPERATORS if o in arg), None)
