@@ -170,3 +170,10 @@ def test_warnings():
     assert any("-S without -F arch" in w and "both ABIs" in w for w in rs.warnings)
     assert any("exit=EACCES compares with +13" in w for w in rs.warnings)
     assert parse_text("-a always,exit -F arch=b64 -S openat\n").warnings == []
+
+
+def test_D_with_a_key_deletes_only_those_rules():
+    rs = parse_text("-a always,exit -F arch=b64 -S openat -k files\n-a always,exit -F arch=b64 -S unlink -k del\n"
+                    "-D -k file\n")
+    assert [r.keys for r in rs.exit_rules] == [["del"]]
+    assert any("with key file" in w for w in rs.warnings)

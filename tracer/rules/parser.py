@@ -72,6 +72,7 @@ class Line:
     rule: Optional[Rule] = None
     delete: bool = False
     clear: bool = False
+    clear_key: Optional[str] = None  # -D -k KEY: only rules whose key contains KEY (auditctl's strstr)
     ignored: List[Ignored] = field(default_factory=list)
 
 
@@ -182,6 +183,8 @@ class _LineParser:
             self.add_watch(opt, arg, tok)
         elif opt == "p":
             self.set_perm(arg, tok)
+        elif opt == "k" and self.line.clear and self.list is None:
+            self.line.clear_key = arg  # -D -k KEY: delete only the rules with that key
         elif opt == "k":
             if not (self.syscall_added or self.perm_added or self.exe_added or self.fs_added) or (
                 self.list is None

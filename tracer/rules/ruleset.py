@@ -53,11 +53,15 @@ class RuleSet:
         line = parse_tokens(tokens, source, command_line)
         self.ignored.extend(line.ignored)
         if line.clear:
-            dropped = sum(len(v) for v in self.lists.values())
-            if dropped:
-                self.warnings.append(f"{source}: -D deletes the {dropped} rules given before it")
+            key = line.clear_key
+            dropped = 0
             for v in self.lists.values():
-                v.clear()
+                keep = [r for r in v if key is not None and key not in (r.key or "")]
+                dropped += len(v) - len(keep)
+                v[:] = keep
+            if dropped:
+                self.warnings.append(f"{source}: -D deletes the {dropped} rules given before it"
+                                     + (f" with key {key}" if key is not None else ""))
         rule = line.rule
         if rule is None:
             return
