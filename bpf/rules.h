@@ -9,8 +9,9 @@
 #ifndef BPFAUDIT_RULES_H
 #define BPFAUDIT_RULES_H
 
-#define BA_MAX_RULES 128
-#define BA_RULE_WORDS 2
+#define BA_MAX_RULES 255
+#define BA_NO_PATH 255
+#define BA_MAX_CANDIDATES 32	/* rules one syscall can be judged by in BPF */
 #define BA_MAX_FIELDS 16
 #define BA_NR_SYSCALLS 1024
 
@@ -41,7 +42,7 @@
 #define BA_F_ARG2 202
 #define BA_F_ARG3 203
 
-/* operators */
+/* operators, as FieldCheck.op in tracer/filters.py */
 #define BA_OP_EQ 1
 #define BA_OP_NE 2
 #define BA_OP_LT 3
@@ -51,6 +52,33 @@
 #define BA_OP_BITMASK 7		/* & : (v & x) != 0 */
 #define BA_OP_BITTEST 8		/* &= : (v & x) == x */
 
+/*
+ * Value slots: where the programs put each comparable value (eval_ctx.vals).
+ * tracer/tables.py maps BA_F_* field types to these.
+ */
+#define BA_SLOT_PID 0
+#define BA_SLOT_PPID 1
+#define BA_SLOT_AUID 2
+#define BA_SLOT_LOGINUID_SET 3
+#define BA_SLOT_SES 4
+#define BA_SLOT_PERS 5
+#define BA_SLOT_ARCH 6
+#define BA_SLOT_UID 7
+#define BA_SLOT_GID 8
+#define BA_SLOT_SUID 9
+#define BA_SLOT_SGID 10
+#define BA_SLOT_EUID 11
+#define BA_SLOT_EGID 12
+#define BA_SLOT_FSUID 13
+#define BA_SLOT_FSGID 14
+#define BA_SLOT_ARG0 15
+#define BA_SLOT_ARG1 16
+#define BA_SLOT_ARG2 17
+#define BA_SLOT_ARG3 18
+#define BA_SLOT_EXIT 19
+#define BA_SLOT_SUCCESS 20	/* 1 success, 2 failure: AUDITSC_SUCCESS/FAILURE */
+#define BA_NR_SLOTS 32
+
 /* ba_rule.flags */
 #define BA_RULE_EXIT_FIELDS 1	/* has exit/success: decided at sys_exit */
 #define BA_RULE_USERSPACE 2	/* has fields only user space can evaluate */
@@ -58,11 +86,17 @@
 /* ba_syscall.flags */
 #define BA_SC_CHANGES_CREDS 1	/* identity may change during the call: decide at exit */
 
+/*
+ * One comparison, in a form the verifier walks cheaply: every audit operator
+ * on a 32-bit value v is "(v & mask) in [lo, hi]", possibly negated.
+ */
 struct ba_field {
-	__u32 type;		/* BA_F_* */
-	__u32 op;		/* BA_OP_* */
-	__u32 value;
-	__u32 pad;
+	__u8 slot;		/* BA_SLOT_* */
+	__u8 negate;
+	__u16 pad;
+	__u32 mask;
+	__u32 lo;
+	__u32 hi;
 };
 _Static_assert(sizeof(struct ba_field) == 16, "ba_field size");
 
@@ -75,13 +109,18 @@ struct ba_rule {
 };
 _Static_assert(sizeof(struct ba_rule) == 272, "ba_rule size");
 
-/* Per (abi, syscall number): which rules name it, and where its paths are. */
+/*
+ * Per (abi, syscall number): the rules that can match it, in rule order, and
+ * where its pathnames are. A list rather than a bitmap of all rules: the
+ * verifier then walks BA_MAX_CANDIDATES iterations, not BA_MAX_RULES.
+ */
 struct ba_syscall {
-	__u64 rules[2];		/* bit i: rule i lists this syscall (BA_RULE_WORDS) */
-	__s8 path_arg[2];	/* argument index of a pathname, -1 if none */
+	__u8 nrules;		/* entries used in rule[]; 0: no rule, not traced */
 	__u8 flags;		/* BA_SC_* */
-	__u8 pad[5];
+	__u8 path_arg[2];	/* argument index of a pathname, BA_NO_PATH if none */
+	__u8 pad[4];
+	__u8 rule[32];		/* rule indices (BA_MAX_CANDIDATES) */
 };
-_Static_assert(sizeof(struct ba_syscall) == 24, "ba_syscall size");
+_Static_assert(sizeof(struct ba_syscall) == 40, "ba_syscall size");
 
 #endif /* BPFAUDIT_RULES_H */

@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * bpfaudit: kernel-audit-style syscall records from the raw_syscalls
+ * tracepoints. sys_enter filters and stashes what sys_exit needs; sys_exit
+ * finishes the rule decision and submits the whole syscall as one sample.
+ */
+#include "record.h"
+#include "rules.h"
+#include "maps.h"
+#include "task.h"
+#include "filter.h"
+#include "paths.h"
+
+static __always_inline struct ba_syscall *syscall_entry(__u32 abi, long id)
+{
+	__u32 key = id < BA_NR_SYSCALLS - 1 ? (__u32)id : BA_NR_SYSCALLS - 1;
+
+	key += abi * BA_NR_SYSCALLS;
+	return syscalls.lookup(&key);
+}
+
+static __always_inline int comm_matches(struct ba_config *cfg)
+{
+	char comm[BA_COMM_LEN];
+
+	bpf_get_current_comm(comm, sizeof(comm));
+	for (int i = 0; i < BA_COMM_LEN; i++) {
+		if (comm[i] != cfg->comm[i])
+			return 0;
+		if (!comm[i])
+			break;
+	}
+	return 1;
+}
+
+/* The tracer's own identity as the programs read it, for the start-up check. */
+static __always_inline void selfcheck_fill(struct ba_config *cfg)
+{
+	__u32 zero = 0;
+	struct ba_record *rec = selfcheck.lookup(&zero);
+	void *task = (void *)bpf_get_current_task();
+	struct ba_ids ids = {};
+
+	if (!rec)
+		return;
+	read_ids(task, task_abi(task), &ids);
+	fill_identity(task, &ids, rec);
+	rec->arch = ids.arch;
+	rec->seq = 1;
+	cfg->selfcheck = 0;
+}
+
+TRACEPOINT_PROBE(raw_syscalls, sys_enter)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid, zero = 0;
+	struct ba_config *cfg = config.lookup(&zero);
+	struct ba_syscall *sc;
+	struct ba_record *rec;
+	long id = args->id;
+
+	if (!cfg)
+		return 0;
+	/* the tracer's own syscalls first: tracing them would feed back */
+	if (tgid == cfg->self_tgid) {
+		if (cfg->selfcheck)
+			selfcheck_fill(cfg);
+		return 0;
+	}
+	if (id < 0)
+		return 0;
+
+	/* pre-filter: a syscall no rule lists costs one array lookup */
+	void *task = (void *)bpf_get_current_task();
+	__u32 abi = task_abi(task);
+	sc = syscall_entry(abi, id);
+	if (!sc || !sc->nrules)
+		return 0;
+	count(BA_CNT_ENTER_CANDIDATES);
+	if (cfg->target_tgid && cfg->target_tgid != tgid)
+		return 0;
+	if (cfg->comm_filter && !comm_matches(cfg))
+		return 0;
+
+	struct eval_ctx *c = new_eval_ctx(sc);
+	if (!c)
+		return 0;
+	if (sc->flags & BA_SC_CHANGES_CREDS) {
+		/* identity may change during the call: the kernel judges it at exit */
+		c->pos = 0;
+		c->undecided = 1;
+	} else {
+		struct ba_ids ids = {};
+		__u64 a[4] = { args->args[0], args->args[1], args->args[2], args->args[3] };
+
+		read_ids(task, abi, &ids);
+		set_ids(c, &ids);
+		set_args(c, a);
+		eval_rules(c, sc);
+		if (c->result < 0)
+			return 0;
+		if (!c->undecided && c->action == BA_ACT_NEVER)
+			return 0;
+	}
+
+	rec = scratch.lookup(&zero);
+	if (!rec)
+		return 0;
+	rec->enter_ns = bpf_ktime_get_ns();
+	rec->syscall = id;
+	rec->abi = abi;
+	rec->arch = abi == BA_ABI_COMPAT ? BA_AUDIT_ARCH_I386 : BA_AUDIT_ARCH_X86_64;
+	/* undecided: where sys_exit resumes in the candidate list; else the rule */
+	rec->rule = c->undecided ? c->pos : c->result;
+	rec->flags = c->undecided ? 0 : BA_REC_DECIDED;
+	rec->args[0] = args->args[0];
+	rec->args[1] = args->args[1];
+	rec->args[2] = args->args[2];
+	rec->args[3] = args->args[3];
+	rec->args[4] = args->args[4];
+	rec->args[5] = args->args[5];
+	read_paths(rec, sc);
+	if (stash.update(&tid, rec))
+		count(BA_CNT_STASH_FULL);
+	else
+		count(BA_CNT_ENTER_STASHED);
+	return 0;
+}
+
+TRACEPOINT_PROBE(raw_syscalls, sys_exit)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid(), zero = 0;
+	struct ba_record *rec = stash.lookup(&tid);
+	struct ba_config *cfg;
+	struct ba_syscall *sc;
+	__u64 *seq;
+	long ret;
+
+	if (!rec)
+		return 0;
+	cfg = config.lookup(&zero);
+	sc = syscall_entry(rec->abi & 1, rec->syscall);
+	if (!cfg || !sc)
+		goto out;
+	ret = args->ret;
+	rec->exit = ret;
+	rec->exit_ns = bpf_ktime_get_ns();
+
+	/* identity as the kernel reports it: at exit */
+	struct ba_ids ids = {};
+	void *task = (void *)bpf_get_current_task();
+	read_ids(task, rec->abi & 1, &ids);
+
+	if (!(rec->flags & BA_REC_DECIDED)) {
+		struct eval_ctx *c = new_eval_ctx(sc);
+
+		if (!c)
+			goto out;
+		set_ids(c, &ids);
+		set_args(c, rec->args);
+		set_exit(c, ret);
+		c->start = rec->rule;
+		eval_rules(c, sc);
+		if (c->result < 0)
+			goto out;
+		if (c->userspace)
+			rec->flags |= BA_REC_USERSPACE_CHECK;
+		else if (c->action == BA_ACT_NEVER)
+			goto out;
+		rec->rule = c->result;
+	}
+	if (cfg->failed_only && ba_success(ret))
+		goto out;
+
+	fill_identity(task, &ids, rec);
+	retry_faulted_paths(rec, sc);
+
+	/* the per-CPU count of emitted records is the record's sequence number */
+	__u32 idx = BA_CNT_EMITTED;
+	seq = counters.lookup(&idx);
+	if (!seq)
+		goto out;
+	rec->seq = *seq;
+	(*seq)++;
+	int err;
+	if (rec->n_paths)
+		err = events.perf_submit(args, rec, sizeof(*rec));
+	else
+		err = events.perf_submit(args, rec, BA_RECORD_HDR_SIZE);
+	if (err)
+		count(BA_CNT_SUBMIT_FAILED);
+out:
+	stash.delete(&tid);
+	return 0;
+}

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The working state of one rule evaluation (filter.h); kept in a per-CPU map, too big for the stack. */
+#ifndef BPFAUDIT_EVAL_CTX_H
+#define BPFAUDIT_EVAL_CTX_H
+
+#include "rules.h"
+
+struct eval_ctx {
+	__u32 vals[BA_NR_SLOTS];	/* BA_SLOT_* */
+	__u32 known;			/* bit per slot: value available */
+	__u32 start;			/* first position in the candidate list to look at */
+	__s32 result;			/* deciding rule; -1 none */
+	__u32 pos;			/* its position in the candidate list */
+	__u32 undecided;		/* sys_exit must resume at result */
+	__u32 userspace;		/* result must be confirmed by user space */
+	__u32 action;
+	__u32 at_exit;
+};
+
+#endif /* BPFAUDIT_EVAL_CTX_H */

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Every map of bpfaudit's programs, in one place. */
+#ifndef BPFAUDIT_MAPS_H
+#define BPFAUDIT_MAPS_H
+
+#include "record.h"
+#include "rules.h"
+#include "eval_ctx.h"
+
+#ifndef BA_STASH_ENTRIES
+#define BA_STASH_ENTRIES 16384
+#endif
+
+/* settings written by user space before attaching */
+BPF_ARRAY(config, struct ba_config, 1);
+/* compiled exit-list rules, in order */
+BPF_ARRAY(rules, struct ba_rule, BA_MAX_RULES);
+/* (abi, syscall nr) -> candidate rules and pathname arguments */
+BPF_ARRAY(syscalls, struct ba_syscall, BA_NR_ABIS * BA_NR_SYSCALLS);
+/* per-CPU traffic and loss counters, BA_CNT_* */
+BPF_PERCPU_ARRAY(counters, __u64, BA_NR_COUNTERS);
+/* sys_enter -> sys_exit, per thread; LRU so threads that die inside a
+ * syscall (exit_group, a kill) cannot fill it */
+BPF_TABLE("lru_hash", __u32, struct ba_record, stash, BA_STASH_ENTRIES);
+/* the record is too big for the stack: built here at sys_enter */
+BPF_PERCPU_ARRAY(scratch, struct ba_record, 1);
+/* rule evaluation state (filter.h); programs do not nest on a CPU */
+BPF_PERCPU_ARRAY(evalctx, struct eval_ctx, 1);
+/* identity of the tracer itself, read on request to verify offsets */
+BPF_ARRAY(selfcheck, struct ba_record, 1);
+/* records to user space */
+BPF_PERF_OUTPUT(events);
+
+static __always_inline void count(__u32 idx)
+{
+	__u64 *v = counters.lookup(&idx);
+
+	if (v)
+		(*v)++;
+}
+
+#endif /* BPFAUDIT_MAPS_H */

@@ -1,0 +1,190 @@
+"""Reads the running kernel's BTF (/sys/kernel/btf/vmlinux) to find the byte
+offsets of the kernel struct fields the BPF programs read, so that records
+never depend on the layout of whatever header tree bcc compiled against."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import Dict, Iterator, List, Optional, Tuple
+
+from tracer.errors import BpfauditError
+
+VMLINUX_BTF = "/sys/kernel/btf/vmlinux"
+BTF_MAGIC = 0xEB9F
+
+# kinds (include/uapi/linux/btf.h)
+INT, PTR, ARRAY, STRUCT, UNION, ENUM, FWD, TYPEDEF, VOLATILE, CONST, RESTRICT = range(1, 12)
+FUNC, FUNC_PROTO, VAR, DATASEC, FLOAT, DECL_TAG, TYPE_TAG, ENUM64 = range(12, 20)
+
+# bytes that follow struct btf_type, per kind: (fixed, per vlen entry)
+_TRAILER = {
+    INT: (4, 0), ARRAY: (12, 0), STRUCT: (0, 12), UNION: (0, 12), ENUM: (0, 8),
+    FUNC_PROTO: (0, 8), VAR: (4, 0), DATASEC: (0, 12), DECL_TAG: (4, 0), ENUM64: (0, 12),
+}
+_QUALIFIERS = (TYPEDEF, VOLATILE, CONST, RESTRICT, TYPE_TAG)
+
+
+@dataclass
+class BtfType:
+    kind: int
+    name: str
+    size_or_type: int
+    kind_flag: bool
+    members: List[Tuple[str, int, int]]  # (name, type id, bit offset) for STRUCT/UNION
+    array: Optional[Tuple[int, int]] = None  # (element type id, nelems)
+
+
+class Btf:
+    """A parsed BTF blob: enough of it to resolve struct member offsets."""
+
+    def __init__(self, blob: bytes):
+        if len(blob) < 24:
+            raise BpfauditError("BTF blob too short")
+        magic, version, flags, hdr_len = struct.unpack_from("<HBBI", blob, 0)
+        if magic != BTF_MAGIC:
+            raise BpfauditError(f"not a BTF blob (magic {magic:#x}); is {VMLINUX_BTF} readable?")
+        type_off, type_len, str_off, str_len = struct.unpack_from("<IIII", blob, 8)
+        self._strings = blob[hdr_len + str_off : hdr_len + str_off + str_len]
+        self.types: List[Optional[BtfType]] = [None]  # ids start at 1
+        self._by_name: Dict[Tuple[int, str], List[int]] = {}
+        self._parse_types(blob[hdr_len + type_off : hdr_len + type_off + type_len])
+
+    def _str(self, off: int) -> str:
+        end = self._strings.index(b"\0", off)
+        return self._strings[off:end].decode()
+
+    def _parse_types(self, data: bytes) -> None:
+        pos = 0
+        while pos < len(data):
+            name_off, info, size_or_type = struct.unpack_from("<III", data, pos)
+            pos += 12
+            vlen = info & 0xFFFF
+            kind = (info >> 24) & 0x1F
+            kind_flag = bool(info >> 31)
+            fixed, per = _TRAILER.get(kind, (0, 0))
+            members: List[Tuple[str, int, int]] = []
+            array = None
+            if kind in (STRUCT, UNION):
+                for i in range(vlen):
+                    m_name, m_type, m_off = struct.unpack_from("<III", data, pos + 12 * i)
+                    bit_off = m_off & 0xFFFFFF if kind_flag else m_off
+                    members.append((self._str(m_name), m_type, bit_off))
+            elif kind == ARRAY:
+                elem, _index, nelems = struct.unpack_from("<III", data, pos)
+                array = (elem, nelems)
+            pos += fixed + per * vlen
+            t = BtfType(kind, self._str(name_off), size_or_type, kind_flag, members, array)
+            self.types.append(t)
+            if t.name:
+                self._by_name.setdefault((kind, t.name), []).append(len(self.types) - 1)
+
+    def find(self, kind: int, name: str) -> int:
+        ids = self._by_name.get((kind, name))
+        if not ids:
+            raise KeyError(name)
+        return ids[0]
+
+    def resolve(self, type_id: int) -> int:
+        """Skips typedefs and qualifiers."""
+        while self.types[type_id].kind in _QUALIFIERS:
+            type_id = self.types[type_id].size_or_type
+        return type_id
+
+    def size_of(self, type_id: int) -> int:
+        t = self.types[self.resolve(type_id)]
+        if t.kind == PTR:
+            return 8
+        if t.kind == ARRAY:
+            elem, n = t.array
+            return self.size_of(elem) * n
+        return t.size_or_type
+
+    def _members(self, type_id: int, base_bits: int = 0) -> Iterator[Tuple[str, int, int]]:
+        """Named members, with anonymous struct/union members flattened in."""
+        for name, m_type, bit_off in self.types[type_id].members:
+            if name:
+                yield name, m_type, base_bits + bit_off
+            else:
+                inner = self.resolve(m_type)
+                if self.types[inner].kind in (STRUCT, UNION):
+                    yield from self._members(inner, base_bits + bit_off)
+
+    def member_offset(self, struct_name: str, path: str) -> Tuple[int, int]:
+        """Byte offset and size of `path` ("loginuid.val") within struct `struct_name`."""
+        try:
+            type_id = self.find(STRUCT, struct_name)
+        except KeyError:
+            raise BpfauditError(f"struct {struct_name} not in the kernel's BTF") from None
+        bits = 0
+        for part in path.split("."):
+            t = self.types[self.resolve(type_id)]
+            if t.kind not in (STRUCT, UNION):
+                raise BpfauditError(f"{struct_name}.{path}: {part!r} is not inside a struct")
+            for name, m_type, bit_off in self._members(self.resolve(type_id)):
+                if name == part:
+                    bits += bit_off
+                    type_id = m_type
+                    break
+            else:
+                raise BpfauditError(f"{struct_name} has no member {path!r} in the kernel's BTF")
+        if bits % 8:
+            raise BpfauditError(f"{struct_name}.{path} is a bitfield")
+        return bits // 8, self.size_of(type_id)
+
+
+# The kernel struct fields the BPF programs read: macro name -> (struct, member path).
+KERNEL_FIELDS: Dict[str, Tuple[str, str]] = {
+    "TASK_TGID": ("task_struct", "tgid"),
+    "TASK_REAL_PARENT": ("task_struct", "real_parent"),
+    "TASK_LOGINUID": ("task_struct", "loginuid.val"),
+    "TASK_SESSIONID": ("task_struct", "sessionid"),
+    "TASK_PERSONALITY": ("task_struct", "personality"),
+    "TASK_CRED": ("task_struct", "cred"),
+    "TASK_SIGNAL": ("task_struct", "signal"),
+    "TASK_TI_STATUS": ("task_struct", "thread_info.status"),
+    "CRED_UID": ("cred", "uid.val"),
+    "CRED_GID": ("cred", "gid.val"),
+    "CRED_SUID": ("cred", "suid.val"),
+    "CRED_SGID": ("cred", "sgid.val"),
+    "CRED_EUID": ("cred", "euid.val"),
+    "CRED_EGID": ("cred", "egid.val"),
+    "CRED_FSUID": ("cred", "fsuid.val"),
+    "CRED_FSGID": ("cred", "fsgid.val"),
+    "SIGNAL_TTY": ("signal_struct", "tty"),
+    "TTY_NAME": ("tty_struct", "name"),
+}
+# Expected sizes: a field of another width means a kernel we do not understand.
+_SIZES = {"TASK_REAL_PARENT": 8, "TASK_CRED": 8, "TASK_SIGNAL": 8, "SIGNAL_TTY": 8}
+CRED_ORDER = ("CRED_UID", "CRED_GID", "CRED_SUID", "CRED_SGID", "CRED_EUID", "CRED_EGID", "CRED_FSUID", "CRED_FSGID")
+
+
+def kernel_offsets(btf: Btf) -> Dict[str, int]:
+    """Offsets of KERNEL_FIELDS, checked for the sizes the programs assume."""
+    out: Dict[str, int] = {}
+    for macro, (struct_name, path) in KERNEL_FIELDS.items():
+        off, size = btf.member_offset(struct_name, path)
+        want = _SIZES.get(macro, 4 if macro != "TTY_NAME" else None)
+        if want is not None and size != want:
+            raise BpfauditError(f"{struct_name}.{path} is {size} bytes in this kernel, expected {want}")
+        out[macro] = off
+    return out
+
+
+def cred_ids_contiguous(offsets: Dict[str, int]) -> bool:
+    """True when the eight cred ids sit in one 32-byte run in CRED_ORDER."""
+    base = offsets["CRED_UID"]
+    return all(offsets[m] == base + 4 * i for i, m in enumerate(CRED_ORDER))
+
+
+def load_vmlinux_btf(path: str = VMLINUX_BTF) -> Btf:
+    try:
+        with open(path, "rb") as f:
+            return Btf(f.read())
+    except FileNotFoundError:
+        raise BpfauditError(
+            f"{path} not found: this kernel has no BTF; bpfaudit needs CONFIG_DEBUG_INFO_BTF=y "
+            "to read kernel structs at the right offsets"
+        ) from None
+    except PermissionError:
+        raise BpfauditError(f"cannot read {path}: run as root (sudo)") from None

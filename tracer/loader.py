@@ -1,0 +1,190 @@
+"""Compiles bpf/bpfaudit.bpf.c with bcc, passing kernel struct offsets from BTF,
+writes the configuration and rule tables, and verifies the offsets on the
+tracer's own process before any record is trusted."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Set
+
+from tracer.btf import cred_ids_contiguous, kernel_offsets, load_vmlinux_btf
+from tracer.errors import BpfauditError
+from tracer.filters import KernelRule
+from tracer.headers import HeaderTree, header_tree
+from tracer.layout import BPF_DIR, layout
+from tracer.tables import build_tables
+
+PROGRAM = BPF_DIR / "bpfaudit.bpf.c"
+
+
+@dataclass
+class Filters:
+    """Restrictions on top of the rules (trace -p/--comm/-x/-S)."""
+
+    pid: int = 0
+    comm: Optional[str] = None
+    failed_only: bool = False
+    syscalls: Optional[Set[str]] = None
+
+
+def require_root() -> None:
+    if os.geteuid() != 0:
+        raise BpfauditError("bpfaudit needs root to load BPF programs: rerun with sudo")
+
+
+def import_bcc():
+    try:
+        import bcc  # noqa: F401  (the distribution's python3-bpfcc)
+    except ImportError:
+        raise BpfauditError(
+            "the bcc Python module is missing: install python3-bpfcc (sudo scripts/setup does) "
+            "and run bpfaudit from the project's venv (scripts/bpfaudit)"
+        ) from None
+    return bcc
+
+
+@dataclass
+class Program:
+    """The loaded and attached programs. close() detaches everything."""
+
+    bpf: object
+    headers: HeaderTree
+    offsets: Dict[str, int]
+    rules: List[KernelRule]
+    startup_notes: List[str] = field(default_factory=list)
+
+    def table(self, name: str):
+        return self.bpf[name]
+
+    def close(self) -> None:
+        if self.bpf is not None:
+            self.bpf.cleanup()
+            self.bpf = None
+
+
+_LOCAL_INCLUDE = re.compile(r'^\s*#\s*include\s+"([\w.]+)"\s*$')
+
+
+def assemble_source(path: Path, seen: Optional[Set[str]] = None) -> str:
+    """The program as one text, bpf/ headers inlined once each.
+
+    bcc rewrites map syntax (`counters.lookup(...)`) only in the main file,
+    so code in bpf/*.h reaches it inlined; #line keeps compiler messages
+    pointing at the real file and line.
+    """
+    seen = set() if seen is None else seen
+    out = [f'#line 1 "{path.name}"']
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        m = _LOCAL_INCLUDE.match(line)
+        if m and (path.parent / m.group(1)).is_file():
+            if m.group(1) not in seen:
+                seen.add(m.group(1))
+                out.append(assemble_source(path.parent / m.group(1), seen))
+            out.append(f'#line {n + 1} "{path.name}"')
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
+def compile_flags(offsets: Dict[str, int]) -> List[str]:
+    flags = [f"-I{BPF_DIR}", "-Wno-macro-redefined"]
+    flags += [f"-DBA_OFF_{name}={off}" for name, off in sorted(offsets.items())]
+    if cred_ids_contiguous(offsets):
+        flags.append("-DBA_CRED_CONTIGUOUS=1")
+    return flags
+
+
+def load_program(rules: Sequence[KernelRule], filters: Filters = Filters()) -> Program:
+    """Checks the environment, compiles, attaches, fills the tables, self-checks.
+
+    Nothing stays attached when this raises.
+    """
+    require_root()
+    bcc = import_bcc()
+    offsets = kernel_offsets(load_vmlinux_btf())
+    headers = header_tree()
+    tables = build_tables(rules, filters.syscalls)
+    try:
+        bpf = bcc.BPF(text=assemble_source(PROGRAM).encode(), cflags=compile_flags(offsets))
+    except Exception as err:  # bcc raises bare Exception for compile and attach errors
+        raise BpfauditError(f"loading the BPF programs failed ({err}); with {headers.describe()}", 1) from None
+    prog = Program(bpf, headers, offsets, list(rules))
+    try:
+        _write_tables(prog, tables, filters)
+        selfcheck(prog)
+    except BaseException:
+        prog.close()
+        raise
+    return prog
+
+
+def _write_tables(prog: Program, tables, filters: Filters) -> None:
+    L = layout()
+    rules_map = prog.table("rules")
+    for i, r in enumerate(tables.rules):
+        rules_map[ctypes.c_int(i)] = r
+    cfg = L.structs["ba_config"]()
+    cfg.self_tgid = os.getpid()
+    cfg.target_tgid = filters.pid
+    cfg.failed_only = int(filters.failed_only)
+    cfg.nrules = len(tables.rules)
+    if filters.comm:
+        cfg.comm_filter = 1
+        cfg.comm = filters.comm.encode()[: L.BA_COMM_LEN - 1]
+    prog.table("config")[ctypes.c_int(0)] = cfg
+    # the candidate index goes last: until it is written no syscall is a candidate
+    sc_map = prog.table("syscalls")
+    for key, entry in tables.syscalls.items():
+        sc_map[ctypes.c_int(key)] = entry
+
+
+def _proc_ids(name: str) -> List[int]:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(name + ":"):
+                return [int(x) for x in line.split()[1:]]
+    raise BpfauditError(f"/proc/self/status has no {name} line")
+
+
+def selfcheck(prog: Program, timeout: float = 2.0) -> None:
+    """Compares what BPF reads for this process with what /proc says."""
+    cfg_map = prog.table("config")
+    cfg = cfg_map[ctypes.c_int(0)]
+    cfg.selfcheck = 1
+    cfg_map[ctypes.c_int(0)] = cfg
+    sc = prog.table("selfcheck")
+    deadline = time.monotonic() + timeout
+    while True:
+        os.getppid()  # any syscall of ours triggers the check
+        got = sc[ctypes.c_int(0)]
+        if got.seq:
+            break
+        if time.monotonic() > deadline:
+            raise BpfauditError("the BPF self-check never ran: is the raw_syscalls:sys_enter tracepoint firing?", 1)
+        time.sleep(0.01)
+    with open("/proc/self/loginuid") as f:
+        auid = int(f.read())
+    with open("/proc/self/sessionid") as f:
+        ses = int(f.read())
+    uid, euid, suid, fsuid = _proc_ids("Uid")
+    gid, egid, sgid, fsgid = _proc_ids("Gid")
+    expect = {
+        "pid": os.getpid(), "ppid": os.getppid(), "auid": auid, "ses": ses,
+        "uid": uid, "euid": euid, "suid": suid, "fsuid": fsuid,
+        "gid": gid, "egid": egid, "sgid": sgid, "fsgid": fsgid,
+    }
+    wrong = [f"{k}: BPF read {getattr(got, k)}, /proc says {v}" for k, v in expect.items() if getattr(got, k) != v]
+    if wrong:
+        raise BpfauditError(
+            "kernel struct offsets are wrong for this kernel (" + "; ".join(wrong) + "): "
+            f"check that /sys/kernel/btf/vmlinux belongs to the running kernel; {prog.headers.describe()}"
+        )
+    prog.startup_notes.append(
+        f"offsets from BTF /sys/kernel/btf/vmlinux verified on pid {os.getpid()} "
+        f"(auid {auid}, ses {ses}, uid {uid}); {prog.headers.describe()}"
+    )
