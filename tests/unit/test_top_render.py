@@ -50,7 +50,7 @@ def test_wide_screens_use_the_space():
     narrow = text_of(render(snap, 80, 24), 80, 24)
     wide = text_of(render(snap, 200, 50), 200, 50)
     # wide: full loss-counter names, millisecond times, the full exe path
-    assert "ring buffer lost" in wide and "ring lost" in narrow
+    assert "ring buffer lost" in wide and "ring lost" in narrow and "bpf submit" in narrow
     assert "kernel audit lost" in wide
     assert "/usr/bin/cat" in wide
     tail_rows_narrow = sum(1 for ln in narrow.split("\n") if "demo-proc" in ln and ":" in ln)
@@ -126,3 +126,16 @@ def test_keys_beyond_the_cap_are_shown_as_other():
     text = text_of(render(snap, 120, 40), 120, 40)
     other_line = [ln for ln in text.split("\n") if "(other)" in ln]
     assert other_line and f"{snap.processes.other:,}" in other_line[0]
+
+
+def test_extra_capture_losses_get_their_own_column():
+    script = [losses(stash_full=0, malformed=0), losses(stash_full=2, malformed=0),
+              losses(stash_full=9, malformed=1)]
+    snap = build(script)
+    extra = snap.losses[-1]
+    assert (extra.name, extra.total, extra.losing) == ("stash full + malformed", 10, True)
+    assert snap.losing
+    assert "other lost" in text_of(render(snap, 80, 24), 80, 24)
+    assert "stash full + malformed" in text_of(render(snap, 200, 50), 200, 50)
+    assert len(build([losses(stash_full=0, malformed=0)] * 3).losses) == 4 + 1  # reported, zero
+    assert len(build().losses) == 4  # not reported: no column

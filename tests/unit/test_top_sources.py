@@ -82,3 +82,50 @@ def test_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(BpfauditError, match="cannot read replay file"):
         with ReplaySource(str(tmp_path / "nope.jsonl")):
             pass
+
+
+def test_live_source_drives_the_capture_api(monkeypatch):
+    import dataclasses
+    import sys
+    import types
+
+    from tracer.top.sources import LiveSource
+
+    @dataclasses.dataclass
+    class CaptureOptions:
+        rules: object = None
+        pid: int = 0
+
+    calls = []
+
+    class Session:
+        transport = "perf buffer (fake)"
+
+        def __enter__(self):
+            calls.append("enter")
+            return self
+
+        def __exit__(self, *exc):
+            calls.append("exit")
+
+        def poll(self, timeout_ms):
+            calls.append(("poll", timeout_ms))
+            return [event()]
+
+        def losses(self):
+            return {"perf_lost": 0}
+
+    def open_capture(options):
+        calls.append(("open", options))
+        return Session()
+
+    fake = types.ModuleType("tracer.capture")
+    fake.CaptureOptions, fake.open_capture = CaptureOptions, open_capture
+    monkeypatch.setitem(sys.modules, "tracer.capture", fake)
+
+    ruleset = object()
+    with LiveSource(ruleset, "1 rule (x)", pid=42) as src:
+        assert src.transport == "perf buffer (fake)"
+        assert len(src.poll(50)) == 1 and src.losses() == {"perf_lost": 0}
+    assert calls[0] == ("open", CaptureOptions(rules=ruleset, pid=42))
+    assert calls[1:] == ["enter", ("poll", 50), "exit"]

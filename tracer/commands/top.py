@@ -122,4 +122,4 @@ def make_source(rules: List[Path], demo: bool, replay: Optional[Path], speed: fl
     if os.geteuid() != 0:
         raise BpfauditError("watching the live system loads BPF programs and needs root: "
                             f"sudo {Path(sys.argv[0]).name} top ...")
-    return LiveSource(ruleset, label)
+    return LiveSource(ruleset, label, pid=pid)

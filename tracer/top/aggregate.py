@@ -21,6 +21,11 @@ LOSS_KEYS: Tuple[Tuple[str, str], ...] = (
     ("userspace_dropped", "user-space dropped"),
     ("seq_gaps", "sequence gaps"),
 )
+# Further places a capture may lose records (enter records that found the
+# stash map full, samples that failed to decode): one summed column, shown
+# only when the source reports them.
+EXTRA_LOSS_KEYS: Tuple[str, ...] = ("stash_full", "malformed")
+EXTRA_LOSS_NAME = "stash full + malformed"
 
 
 def user_name(auid: int, _cache: Dict[int, str] = {}) -> str:
@@ -107,6 +112,7 @@ class Aggregator:
             k: _CumulativeRate(rate_window) for k, _ in LOSS_KEYS
         }
         self.loss_totals: Dict[str, Optional[int]] = {k: None for k, _ in LOSS_KEYS}
+        self.extra_loss = _CumulativeRate(rate_window)
         self.emitted: Optional[int] = None
         self.delivered: Optional[int] = None
         self.kaudit_lost = _CumulativeRate(rate_window)
@@ -154,6 +160,9 @@ class Aggregator:
             if key in losses:
                 self.loss_totals[key] = int(losses[key])
                 self.loss_rates[key].sample(now, int(losses[key]))
+        extra = [int(losses[k]) for k in EXTRA_LOSS_KEYS if k in losses]
+        if extra:
+            self.extra_loss.sample(now, sum(extra))
         self.emitted = losses.get("emitted", self.emitted)
         self.delivered = losses.get("delivered", self.delivered)
 
@@ -204,6 +213,10 @@ class Aggregator:
             )
             for key, label in LOSS_KEYS
         )
+        if self.extra_loss.latest() is not None:
+            losses += (LossCounter(name=EXTRA_LOSS_NAME, total=self.extra_loss.latest(),
+                                   rate=self.extra_loss.rate(),
+                                   losing=self.extra_loss.losing(now)),)
         kaudit = self.kaudit
         if kaudit.available:
             kaudit = KernelAudit(

@@ -152,10 +152,11 @@ def render_top(table: TopTable, rows: int, sort: str, width: int) -> RenderableT
 # --- losses ---------------------------------------------------------------
 
 SHORT_NAMES = {
-    "BPF submit failed": "submit fail",
+    "BPF submit failed": "bpf submit",
     "ring buffer lost": "ring lost",
     "user-space dropped": "user drop",
     "sequence gaps": "seq gaps",
+    "stash full + malformed": "other lost",
 }
 
 
@@ -165,7 +166,8 @@ def _count(value: Optional[int]) -> str:
 
 def render_losses(snap: Snapshot, width: int) -> RenderableType:
     narrow = width < WIDE
-    t = Table(box=None, padding=(0, 1), expand=True, header_style="dim", pad_edge=False)
+    # numbers are right-aligned: a space on the left separates the columns
+    t = Table(box=None, padding=(0, 0, 0, 1), expand=True, header_style="dim", pad_edge=False)
     cells_total: List[Text] = []
     cells_rate: List[Text] = []
     for c in snap.losses:
@@ -175,7 +177,7 @@ def render_losses(snap: Snapshot, width: int) -> RenderableType:
         cells_total.append(Text(_count(c.total), style))
         cells_rate.append(Text("" if c.total is None else f"+{fmt_rate(c.rate)}/s", style))
     k = snap.kaudit
-    t.add_column("kaudit lost" if narrow else "kernel audit lost", justify="right",
+    t.add_column("audit lost" if narrow else "kernel audit lost", justify="right",
                  no_wrap=True, overflow="ellipsis", ratio=1, header_style="dim cyan")
     t.add_column("backlog" if narrow else "kernel audit backlog", justify="right",
                  no_wrap=True, overflow="ellipsis", ratio=1, header_style="dim cyan")

@@ -28,8 +28,9 @@ class LiveSource:
 
     kernel_audit = True  # kernel audit's counters describe the same moment
 
-    def __init__(self, ruleset: object = None, rules: str = ""):
+    def __init__(self, ruleset: object = None, rules: str = "", pid: Optional[int] = None):
         self.ruleset = ruleset
+        self.pid = pid
         self.rules = rules
         self.transport = ""
         self.finished = ""
@@ -43,7 +44,10 @@ class LiveSource:
             raise BpfauditError(
                 f"live capture is not available in this build ({err}); "
                 "use --replay FILE to watch a recorded trace", exit_code=1) from None
-        self._ctx = open_capture(CaptureOptions(rules=self.ruleset))
+        options = {"rules": self.ruleset}
+        if self.pid is not None and "pid" in {f.name for f in dataclasses.fields(CaptureOptions)}:
+            options["pid"] = self.pid  # filter in BPF: records of other processes cost nothing
+        self._ctx = open_capture(CaptureOptions(**options))
         self._cap = self._ctx.__enter__()
         self.transport = str(getattr(self._cap, "transport", "live capture"))
         return self
