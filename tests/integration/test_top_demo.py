@@ -105,9 +105,9 @@ def tmux(tmp_path):
     t.kill()
 
 
-def wait_for_dashboard(tmux: Tmux, timeout: float = 60.0) -> str:
+def wait_for_dashboard(tmux: Tmux, timeout: float = 240.0) -> str:
     """The first screen showing counted records of the demo, or fail with the
-    last screen (BPF compilation can take a while on a busy VM)."""
+    last screen (compiling the BPF programs takes from seconds to minutes on a busy VM)."""
     deadline = time.monotonic() + timeout
     screen = ""
     user = pwd.getpwuid(1000).pw_name if _has_uid(1000) else "1000"
@@ -147,7 +147,7 @@ def wait_exit(tmux: Tmux, timeout: float = 20.0) -> int:
 @pytest.mark.parametrize("quit_key", ["q", "C-c"])
 def test_top_demo_shows_records_and_quits_cleanly(tmux, quit_key):
     # --duration is a safety net: the test quits well before it.
-    tmux.start(f"exec {ROOT}/scripts/bpfaudit top --demo --refresh 4 --duration 180")
+    tmux.start(f"exec {ROOT}/scripts/bpfaudit top --demo --refresh 4 --duration 900")
     screen = wait_for_dashboard(tmux)
     ours = prog_ids_held_by(tmux.pane_pid())  # exec: the pane's process is bpfaudit
     require(ours, "bpfaudit top shows records but holds no BPF program fd")
