@@ -171,6 +171,8 @@ TRACEPOINT_PROBE(raw_syscalls, sys_exit)
 	}
 	if (cfg->failed_only && ba_success(ret))
 		goto out;
+	if (cfg->auid_filter_on && ids.auid != cfg->auid_filter)
+		goto out;
 
 	fill_identity(task, &ids, rec);
 	retry_faulted_paths(rec, sc);

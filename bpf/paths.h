@@ -15,12 +15,12 @@ static __always_inline void read_path(struct ba_record *rec, __u32 slot, __u8 ar
 	if (arg >= BA_NARGS)
 		return;
 	slot &= 1;
-	n = bpf_probe_read_user_str(rec->path[slot], BA_PATH_LEN, (void *)rec->args[arg]);
+	n = bpf_probe_read_user_str(&rec->path[slot * BA_PATH_LEN], BA_PATH_LEN, (void *)rec->args[arg]);
 	if (n <= 0) {
 		/* not paged in yet at sys_enter: sys_exit tries again */
 		rec->flags |= fault;
 		rec->path_len[slot] = 0;
-		rec->path[slot][0] = 0;
+		rec->path[slot * BA_PATH_LEN] = 0;
 	} else {
 		rec->flags &= ~fault;
 		rec->path_len[slot] = n;

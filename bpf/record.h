@@ -77,7 +77,8 @@ struct ba_record {
 	__u8 pad[6];
 	char comm[16];
 	char tty[16];
-	char path[2][256];	/* must stay last: short records are submitted without it */
+	char path[512];		/* BA_MAX_PATHS slots of BA_PATH_LEN; one dimension (bcc's
+			 * table decoder drops inner ones); last: short records omit it */
 };
 _Static_assert(sizeof(struct ba_record) == 704, "ba_record size");
 #define BA_RECORD_HDR_SIZE 192
@@ -91,7 +92,9 @@ struct ba_config {
 	__u32 comm_filter;	/* 1 = only tasks whose comm equals comm[] */
 	__u32 selfcheck;	/* 1 = fill map "selfcheck" on the tracer's next syscall */
 	char comm[16];
+	__u32 auid_filter_on;	/* --auid: only records of this login uid */
+	__u32 auid_filter;
 };
-_Static_assert(sizeof(struct ba_config) == 40, "ba_config size");
+_Static_assert(sizeof(struct ba_config) == 48, "ba_config size");
 
 #endif /* BPFAUDIT_RECORD_H */

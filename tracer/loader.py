@@ -30,6 +30,7 @@ class Filters:
     comm: Optional[str] = None
     failed_only: bool = False
     syscalls: Optional[Set[str]] = None
+    auid: Optional[int] = None
 
 
 def require_root() -> None:
@@ -115,12 +116,35 @@ def load_program(rules: Sequence[KernelRule], filters: Filters = Filters()) -> P
         raise BpfauditError(f"loading the BPF programs failed ({err}); with {headers.describe()}", 1) from None
     prog = Program(bpf, headers, offsets, list(rules))
     try:
+        check_layout(prog)
         _write_tables(prog, tables, filters)
         selfcheck(prog)
     except BaseException:
         prog.close()
         raise
     return prog
+
+
+# map -> the bpf/*.h struct its values are
+MAP_VALUE_STRUCTS = {"config": "ba_config", "rules": "ba_rule", "syscalls": "ba_syscall", "selfcheck": "ba_record"}
+
+
+def check_layout(prog: Program) -> None:
+    """bcc's idea of each shared struct (from the compiled program) must be the header's.
+
+    A mismatch means a lookup would write past a buffer: refuse to go on.
+    """
+    L = layout()
+    for map_name, struct_name in MAP_VALUE_STRUCTS.items():
+        ours = L.structs[struct_name]
+        theirs = prog.table(map_name).Leaf
+        got = [(name, ctypes.sizeof(t)) for name, t in theirs._fields_]
+        want = [(name, ctypes.sizeof(t)) for name, t in ours._fields_]
+        if ctypes.sizeof(theirs) != ctypes.sizeof(ours) or got != want:
+            raise BpfauditError(
+                f"struct {struct_name}: the compiled program's layout ({ctypes.sizeof(theirs)} bytes) differs "
+                f"from bpf/*.h as parsed ({ctypes.sizeof(ours)} bytes): fix the header or tracer/layout.py", 1
+            )
 
 
 def _write_tables(prog: Program, tables, filters: Filters) -> None:
@@ -133,6 +157,8 @@ def _write_tables(prog: Program, tables, filters: Filters) -> None:
     cfg.target_tgid = filters.pid
     cfg.failed_only = int(filters.failed_only)
     cfg.nrules = len(tables.rules)
+    if filters.auid is not None:
+        cfg.auid_filter_on, cfg.auid_filter = 1, filters.auid & 0xFFFFFFFF
     if filters.comm:
         cfg.comm_filter = 1
         cfg.comm = filters.comm.encode()[: L.BA_COMM_LEN - 1]

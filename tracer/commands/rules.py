@@ -3,13 +3,11 @@ evaluates each (parsing and printing only; the work is in tracer.rules)."""
 
 from __future__ import annotations
 
-import shlex
 import sys
-from pathlib import Path
-from typing import Annotated, List, Optional
 
 import typer
 
+from tracer.commands.common import RuleOpt, RulesOpt, fail as _fail, load_rule_options as _load
 from tracer.errors import BpfauditError
 
 app = typer.Typer(help="Parse, list and lint auditctl rules.", no_args_is_help=True)
@@ -28,31 +26,7 @@ EPILOG_LINT = """Each rule is reported as in-kernel (BPF decides), user-space (f
 BPF passes candidates, Python decides), approximate (how), unsupported (why: the rule never
 matches) or not applicable (control options, lists other than exit). Exit code 2 on any error."""
 
-RulesOpt = Annotated[
-    Optional[List[Path]],
-    typer.Option("--rules", "-R", help="audit rules file (auditctl -R syntax); repeatable, read in order"),
-]
-RuleOpt = Annotated[
-    Optional[List[str]],
-    typer.Option("--rule", help="one rule as a quoted string, e.g. '-a always,exit -S execve'; repeatable"),
-]
 CTX = {"allow_extra_args": True, "ignore_unknown_options": True}
-
-
-def _load(rules: Optional[List[Path]], rule: Optional[List[str]], argv: List[str]):
-    from tracer.rules import default_rules, load_rules
-
-    extra = list(rule or [])
-    if argv:
-        extra.append(shlex.join(argv))  # tokens after the options: one rule, as auditctl takes it
-    if not rules and not extra:
-        return default_rules()
-    return load_rules([str(p) for p in rules or []], extra)
-
-
-def _fail(err: BpfauditError):
-    typer.echo(f"bpfaudit: {err}", err=True)
-    raise typer.Exit(code=err.exit_code) from None
 
 
 @app.command("list", context_settings=CTX, epilog=EPILOG_LIST)

@@ -1,0 +1,5 @@
+"""`python -m tracer`: the bpfaudit CLI."""
+
+from tracer.cli import main
+
+main()

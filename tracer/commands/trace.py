@@ -1,0 +1,128 @@
+"""`bpfaudit trace`: stream audit records of the syscalls the rules select."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+from typing import Annotated, Dict, List, Optional, TextIO
+
+import typer
+
+from tracer.capture import CaptureOptions, open_capture
+from tracer.commands.common import RuleOpt, RulesOpt, fail, load_rule_options
+from tracer.errors import BpfauditError
+from tracer.formats import audit_text, jsonl
+from tracer.output import open_private
+from tracer.syscall_table import syscall_number
+
+app = typer.Typer()
+
+FORMATS = {"audit": audit_text.format_event, "json": jsonl.format_event}
+
+EPILOG = """Examples:
+
+  sudo bpfaudit trace                              # the built-in user-activity rules
+
+  sudo bpfaudit trace -R /etc/audit/rules.d/audit.rules -o /var/tmp/trail.log
+
+  sudo bpfaudit trace --rule '-a always,exit -S openat -F auid>=1000 -F auid!=unset -k open' --format json
+
+  sudo bpfaudit trace -x -S openat --duration 10   # failed openat calls for 10 seconds
+
+Records are written as auditd writes them (ausearch -if FILE reads them) or as JSON lines."""
+
+
+class Stop(Exception):
+    """SIGTERM: leave the loop and detach like Ctrl-C."""
+
+
+def run_trace(options: CaptureOptions, out: TextIO, fmt: str = "audit", duration: Optional[float] = None,
+              notes: Optional[TextIO] = None) -> Dict[str, int]:
+    """Traces until `duration` seconds pass, Ctrl-C or SIGTERM; returns the loss ledger."""
+    render = FORMATS[fmt]
+    deadline = None if duration is None else time.monotonic() + duration
+
+    def on_term(signum, frame):
+        raise Stop()
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        with open_capture(options) as cap:
+            if notes is not None:
+                rs = cap.ruleset
+                notes.write(f"bpfaudit: {len(rs.exit_rules)} exit rules; {cap.transport}\n")
+                for note in cap.startup_notes:
+                    notes.write(f"bpfaudit: {note}\n")
+                notes.flush()
+            try:
+                while deadline is None or time.monotonic() < deadline:
+                    for ev in cap.poll():
+                        out.write(render(ev))
+                    out.flush()
+            except (KeyboardInterrupt, Stop):
+                pass
+            # records submitted before detaching are still on their way
+            cap.detach()
+            for ev in cap.poll(0):
+                out.write(render(ev))
+            out.flush()
+            return cap.losses()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def loss_summary(losses: Dict[str, int]) -> str:
+    return (
+        f"bpfaudit: {losses['delivered']} records, {losses['bpf_submit_failed']} lost in BPF, "
+        f"{losses['perf_lost']} lost in the ring buffer, {losses['seq_gaps']} sequence gaps"
+    )
+
+
+def _syscall_names(names: Optional[List[str]]):
+    if not names:
+        return None
+    wanted = set()
+    for item in names:
+        for name in filter(None, item.split(",")):
+            if syscall_number("x86_64", name) is None and syscall_number("i386", name) is None:
+                raise BpfauditError(f"-S {name}: unknown syscall (see `ausyscall --dump`)")
+            wanted.add(name)
+    return wanted
+
+
+@app.command(epilog=EPILOG)
+def trace(
+    rules: RulesOpt = None,
+    rule: RuleOpt = None,
+    pid: Annotated[int, typer.Option("--pid", "-p", help="only this process (tgid)")] = 0,
+    comm: Annotated[Optional[str], typer.Option("--comm", help="only tasks with this command name")] = None,
+    auid: Annotated[Optional[int], typer.Option("--auid", help="only records of this login uid")] = None,
+    syscall: Annotated[Optional[List[str]], typer.Option("--syscall", "-S", help="only these syscalls (repeatable, or comma list)")] = None,
+    failed: Annotated[bool, typer.Option("--failed", "-x", help="only failed syscalls")] = False,
+    duration: Annotated[Optional[float], typer.Option("--duration", help="stop after SECONDS")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="audit (auditd's log format) or json (JSON lines)")] = "audit",
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="write records to FILE (mode 0600) instead of stdout")] = None,
+    stats_json: Annotated[Optional[str], typer.Option("--stats-json", help="write the loss ledger to FILE as JSON on exit")] = None,
+) -> None:
+    """Stream kernel-audit records of the syscalls the rules select (default: built-in user-activity rules)."""
+    try:
+        if fmt not in FORMATS:
+            raise BpfauditError(f"--format {fmt}: use audit or json")
+        options = CaptureOptions(
+            rules=load_rule_options(rules, rule), pid=pid, comm=comm, failed_only=failed,
+            syscalls=_syscall_names(syscall), auid=auid,
+        )
+        out = open_private(output) if output else sys.stdout
+        try:
+            losses = run_trace(options, out, fmt, duration, notes=sys.stderr)
+        finally:
+            if output:
+                out.close()
+        typer.echo(loss_summary(losses), err=True)
+        if stats_json:
+            with open_private(stats_json) as f:
+                json.dump(losses, f, indent=2)
+    except BpfauditError as err:
+        fail(err)

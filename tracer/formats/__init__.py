@@ -1,0 +1,1 @@
+"""Record output formats: native audit text and JSON lines."""
