@@ -150,6 +150,13 @@ class CaptureSession:
         names = {v: k[len("BA_CNT_"):].lower() for k, v in L.consts.items() if k.startswith("BA_CNT_")}
         return {names[i]: sum(table[ctypes.c_int(i)]) for i in range(L.BA_NR_COUNTERS) if i in names}
 
+    def counters_per_cpu(self) -> Dict[str, List[int]]:
+        """BPF's per-CPU counters, by BA_CNT_* name: one value per possible CPU (the loss ledger's per-CPU view)."""
+        L = layout()
+        table = self.program.table("counters")
+        names = {v: k[len("BA_CNT_"):].lower() for k, v in L.consts.items() if k.startswith("BA_CNT_")}
+        return {names[i]: [int(v) for v in table[ctypes.c_int(i)]] for i in range(L.BA_NR_COUNTERS) if i in names}
+
     def losses(self) -> Dict[str, int]:
         c = self.counters()
         d = self.decoder
