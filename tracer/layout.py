@@ -80,6 +80,8 @@ class Layout:
         for name in decls:
             self._build(name, decls)
         for name, size in self.asserted.items():
+            if name not in self.structs:
+                raise LayoutError(f"_Static_assert names struct {name}, which the headers do not define")
             got = ctypes.sizeof(self.structs[name])
             if got != size:
                 raise LayoutError(f"struct {name}: header asserts {size} bytes, parsed layout has {got}")
@@ -90,6 +92,8 @@ class Layout:
         fields = []
         for ctype, member, dims in decls[name]:
             if ctype.startswith("struct "):
+                if ctype.split()[1] not in decls:
+                    raise LayoutError(f"struct {name}.{member}: {ctype} is not defined in bpf/*.h")
                 t = self._build(ctype.split()[1], decls)
             elif ctype in _CTYPES:
                 t = _CTYPES[ctype]
