@@ -1,0 +1,125 @@
+"""tracer/layout.py against the header text: constants, struct sizes and drift."""
+
+from __future__ import annotations
+
+import ctypes
+import re
+
+import pytest
+
+from tracer.layout import BPF_DIR, HEADERS, Layout, LayoutError, layout
+
+L = layout()
+
+
+def header_text(name: str) -> str:
+    return (BPF_DIR / name).read_text()
+
+
+def test_record_header_size_is_where_the_paths_start():
+    rec = L.structs["ba_record"]
+    assert L.BA_RECORD_HDR_SIZE == rec.path.offset
+    assert ctypes.sizeof(rec) == rec.path.offset + rec.path.size
+
+
+def test_array_dimensions_agree_with_the_limits_they_stand_for():
+    rec, rule, sc, cfg = (L.structs[n] for n in ("ba_record", "ba_rule", "ba_syscall", "ba_config"))
+    assert rec.path.size == L.BA_MAX_PATHS * L.BA_PATH_LEN
+    assert rec.comm.size == L.BA_COMM_LEN == cfg.comm.size
+    assert rec.tty.size == L.BA_TTY_LEN
+    assert len(rec().args) == L.BA_NARGS
+    assert len(rec().path_len) == L.BA_MAX_PATHS
+    assert len(rule().fields) == L.BA_MAX_FIELDS
+    assert len(sc().rule) == L.BA_MAX_CANDIDATES
+    assert len(sc().path_arg) == L.BA_MAX_PATHS
+    # a rule index is stored in a __u8 and BA_NO_PATH must not be a real argument index
+    assert L.BA_MAX_RULES <= 0xFF and L.BA_NO_PATH >= L.BA_NARGS
+
+
+def _asserted_sizes() -> dict:
+    sizes = {}
+    for h in HEADERS:
+        for name, size in re.findall(r"_Static_assert\s*\(\s*sizeof\s*\(\s*struct\s+(\w+)\s*\)\s*==\s*(\d+)",
+                                     header_text(h)):
+            sizes[name] = int(size)
+    return sizes
+
+
+def test_every_struct_has_the_size_the_header_asserts():
+    sizes = _asserted_sizes()
+    assert set(sizes) == set(L.structs), "every struct in the headers needs a _Static_assert of its size"
+    for name, size in sizes.items():
+        assert ctypes.sizeof(L.structs[name]) == size, name
+
+
+def test_structs_have_no_implicit_padding():
+    # STYLE: explicit padding, so C and ctypes cannot disagree on holes
+    for name, cls in L.structs.items():
+        members = sum(getattr(cls, f).size for f, _t in cls._fields_)
+        assert members == ctypes.sizeof(cls), f"struct {name} has {ctypes.sizeof(cls) - members} bytes of implicit padding"
+
+
+def test_members_are_in_header_order_and_offsets_increase():
+    for name, cls in L.structs.items():
+        body = re.search(r"struct\s+%s\s*\{(.*?)\};" % name, header_text("record.h") + header_text("rules.h"), re.S)
+        text = re.sub(r"/\*.*?\*/", "", body.group(1), flags=re.S)
+        declared = re.findall(r"(\w+)\s*(?:\[\d+\])*\s*;", text)
+        assert [f for f, _t in cls._fields_] == declared
+        offsets = [getattr(cls, f).offset for f, _t in cls._fields_]
+        assert offsets == sorted(offsets)
+
+
+def test_drift_every_define_in_the_shared_headers_is_parsed():
+    # a constant the parser silently drops (hex, expression) would leave Python without it
+    for h in HEADERS:
+        for name, value in re.findall(r"^\s*#\s*define\s+(BA_\w+)\s+(\S+)", header_text(h), re.M):
+            assert name in L.consts, f"{h}: #define {name} {value} is not visible in layout().consts"
+            assert L.consts[name] == int(value, 0)
+
+
+def test_drift_other_bpf_headers_do_not_shadow_shared_constants():
+    # BPF-private constants (map sizes, x86 status bits) live in the other headers; they must
+    # not redefine a shared one with another value behind Python's back
+    for path in sorted(BPF_DIR.glob("*.h")) + sorted(BPF_DIR.glob("*.c")):
+        if path.name in HEADERS:
+            continue
+        for name, value in re.findall(r"^\s*#\s*define\s+(BA_\w+)\s+(\S+)", path.read_text(), re.M):
+            assert name not in L.consts, f"{path.name} redefines shared constant {name}"
+
+
+def test_constants_are_attributes():
+    assert L.BA_MAX_PATHS == L.consts["BA_MAX_PATHS"]
+    with pytest.raises(AttributeError):
+        L.BA_NO_SUCH_CONSTANT
+
+
+def test_a_small_header_parses_into_ctypes():
+    lay = Layout(["#define BA_X 7 /* why */\n#define BA_NEG -3\n"
+                  "struct in { __u16 a; __u8 b[2]; };\n"
+                  "struct out { __u32 n; struct in items[3]; __s64 big; };\n"
+                  "_Static_assert(sizeof(struct out) == 24, \"\");\n"])
+    assert lay.consts == {"BA_X": 7, "BA_NEG": -3}
+    out = lay.structs["out"]
+    assert out.items.offset == 4 and out.big.offset == 16
+    o = out()
+    o.items[2].b[1] = 255
+    o.big = -1
+    assert bytes(o)[4 + 2 * 4 + 3] == 255
+    assert bytes(o)[16:] == b"\xff" * 8
+
+
+@pytest.mark.parametrize("member", ["float f", "__u32 *p", "__u32 bits : 3", "unsigned int x", "struct nope n"])
+def test_an_unsupported_member_is_a_layout_error(member):
+    with pytest.raises(LayoutError) as info:
+        Layout([f"struct s {{ __u32 a; {member}; }};"])
+    assert "struct s" in str(info.value)
+
+
+def test_a_size_assert_for_an_undefined_struct_is_a_layout_error():
+    with pytest.raises(LayoutError, match="nope"):
+        Layout(['_Static_assert(sizeof(struct nope) == 4, "");'])
+
+
+def test_a_wrong_static_assert_is_a_layout_error():
+    with pytest.raises(LayoutError, match="asserts 16 bytes.*has 12"):
+        Layout(['struct s { __u32 a; __u32 b[2]; };\n_Static_assert(sizeof(struct s) == 16, "");'])
