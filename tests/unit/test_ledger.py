@@ -1,0 +1,153 @@
+"""Loss ledger arithmetic: the identity emitted == delivered + lost over
+scripted counter readings, late perf-lost reports, sequence gaps and kernel
+audit deltas (no BPF: readings are built by hand as a capture would give them)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tracer.ledger import CaptureCounters, KernelAuditCounters, LossLedger
+
+
+def losses(**kw):
+    base = dict(emitted=0, delivered=0, bpf_submit_failed=0, perf_lost=0, userspace_dropped=0,
+                queued=0, seq_gaps=0, malformed=0, userspace_filtered=0, stash_full=0)
+    base.update(kw)
+    return base
+
+
+def reading(emitted, failed, **kw):
+    return CaptureCounters.from_losses(
+        losses(emitted=sum(emitted), bpf_submit_failed=sum(failed), **kw),
+        {"emitted": emitted, "submit_failed": failed})
+
+
+def test_clean_run_reconciles():
+    led = LossLedger()
+    led.update(reading([60, 40], [0, 0], delivered=100))
+    rec = led.reconcile()
+    assert rec.ok and rec.problems == ()
+    assert (led.emitted, led.delivered, led.lost, led.in_flight) == (100, 100, 0, 0)
+    assert led.loss_ratio == 0.0
+
+
+def test_ring_full_drops_reported_late_by_perf():
+    """Mid-run the ring has dropped 30 (BPF knows at once) but the LOST record
+    has not arrived: the identity uses BPF's count, perf_lost only lags."""
+    led = LossLedger()
+    # mid-run: 10 records still in the ring, 5 queued, perf has not reported the drops
+    led.update(reading([100, 50], [30, 0], delivered=105, queued=5, seq_gaps=20))
+    assert led.in_flight == 150 - 30 - 5 - 105 == 10
+    assert led.perf_lost_pending == 30
+    assert not led.reconcile().ok  # records still queued / in flight
+    # end: drained; perf reported 25 of the 30 (the last 5 were never followed by a successful write)
+    led.update(reading([100, 50], [30, 0], delivered=120, perf_lost=25, seq_gaps=25))
+    rec = led.reconcile()
+    assert rec.ok, rec.problems
+    assert led.emitted == led.delivered + led.lost == 150
+    assert led.lost == 30  # not 30 + 25: ring drops are counted once
+    assert led.perf_lost_pending == 5
+    assert any("not (yet) reported by the perf ring" in n for n in rec.notes)
+    assert any("left no gap" in n for n in rec.notes)
+
+
+def test_userspace_queue_drops_are_losses_once():
+    led = LossLedger()
+    led.update(reading([500, 500], [0, 0], delivered=900, userspace_dropped=100, seq_gaps=100))
+    rec = led.reconcile()
+    assert rec.ok, rec.problems
+    assert led.lost == 100 and led.loss_ratio == pytest.approx(0.1)
+
+
+def test_mismatch_is_a_problem_that_names_the_numbers():
+    led = LossLedger()
+    led.update(reading([100], [10], delivered=85))
+    rec = led.reconcile()
+    assert not rec.ok
+    assert "emitted 100 != delivered 85 + lost 10" in rec.problems[0]
+    assert "5 unaccounted" in rec.problems[0]
+
+
+def test_more_gaps_than_losses_is_inconsistent():
+    led = LossLedger()
+    led.update(reading([10], [1], delivered=9, seq_gaps=3))
+    rec = led.reconcile()
+    assert not rec.ok
+    assert "3 sequence gaps but only 1 records lost" in rec.problems
+
+
+def test_perf_reporting_more_than_bpf_counted_is_inconsistent():
+    led = LossLedger()
+    led.update(reading([10], [1], delivered=9, perf_lost=2, seq_gaps=1))
+    assert not led.reconcile().ok
+
+
+def test_malformed_and_filtered_samples_are_delivered_not_lost():
+    led = LossLedger()
+    led.update(reading([20], [0], delivered=20, malformed=2, userspace_filtered=3))
+    assert led.reconcile().ok and led.lost == 0
+    d = led.to_dict()
+    assert d["delivered_detail"] == {"malformed": 2, "userspace_filtered": 3}
+
+
+def test_stash_full_is_outside_the_identity_but_reported():
+    led = LossLedger()
+    led.update(reading([5], [0], delivered=5, stash_full=7))
+    rec = led.reconcile()
+    assert rec.ok
+    assert any("7 syscalls dropped at entry" in n for n in rec.notes)
+    assert led.to_dict()["not_numbered"] == {"stash_full": 7}
+
+
+def test_per_cpu_view_and_totals():
+    led = LossLedger()
+    led.update(reading([7, 0, 3], [2, 0, 1], delivered=7, seq_gaps=1))
+    assert led.per_cpu == [
+        {"cpu": 0, "emitted": 7, "bpf_submit_failed": 2},
+        {"cpu": 1, "emitted": 0, "bpf_submit_failed": 0},
+        {"cpu": 2, "emitted": 3, "bpf_submit_failed": 1},
+    ]
+    assert led.emitted == 10 and led.lost == 3 and led.reconcile().ok
+
+
+def test_kernel_audit_deltas_over_the_same_interval():
+    led = LossLedger(KernelAuditCounters(lost=304, backlog=0, backlog_wait_time_actual=406))
+    led.update(reading([1], [0], delivered=1), KernelAuditCounters(320, 64, 900))
+    led.update(reading([2], [0], delivered=2), KernelAuditCounters(330, 3, 1000))
+    assert led.kernel_lost_delta == 26
+    assert led.kernel_backlog_wait_delta == 594
+    assert led.kernel_backlog_max == 64
+    ka = led.to_dict()["kernel_audit"]
+    assert ka == {"lost_delta": 26, "backlog": 3, "backlog_max": 64, "backlog_wait_time_actual_delta": 594}
+
+
+def test_kernel_counter_wraps_at_u32():
+    led = LossLedger(KernelAuditCounters(lost=2**32 - 2, backlog=0))
+    led.update(reading([0], [0]), KernelAuditCounters(lost=3, backlog=0))
+    assert led.kernel_lost_delta == 5
+    assert led.kernel_backlog_wait_delta is None  # kernel did not report it
+
+
+def test_first_kernel_reading_is_the_baseline_when_none_given():
+    led = LossLedger()
+    assert led.kernel_lost_delta is None
+    led.update(reading([0], [0]), KernelAuditCounters(10, 0, 0))
+    led.update(reading([0], [0]), KernelAuditCounters(12, 0, 0))
+    assert led.kernel_lost_delta == 2
+
+
+def test_without_per_cpu_values_totals_are_one_pseudo_cpu():
+    c = CaptureCounters.from_losses(losses(emitted=9, bpf_submit_failed=4, delivered=5))
+    assert c.emitted_per_cpu == (9,) and c.bpf_submit_failed == 4
+
+
+def test_to_dict_is_json_and_summary_says_reconciled():
+    led = LossLedger(KernelAuditCounters(0, 0, 0))
+    led.update(reading([3, 3], [1, 0], delivered=5, perf_lost=1, seq_gaps=1), KernelAuditCounters(0, 0, 0))
+    d = json.loads(json.dumps(led.to_dict()))
+    assert d["emitted"] == 6 and d["lost"] == 1 and d["reconciled"] is True
+    assert d["layers"] == {"bpf_submit_failed": 1, "userspace_dropped": 0, "queued": 0}
+    assert d["cross_checks"] == {"perf_lost": 1, "perf_lost_pending": 0, "seq_gaps": 1}
+    assert "reconciled" in led.summary() and "NOT" not in led.summary()
