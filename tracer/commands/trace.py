@@ -14,6 +14,7 @@ from tracer.capture import CaptureOptions, open_capture
 from tracer.commands.common import RuleOpt, RulesOpt, fail, load_rule_options
 from tracer.errors import BpfauditError
 from tracer.formats import audit_text, jsonl
+from tracer.ledger import LossLedger, ledger_update, read_kernel_audit
 from tracer.output import open_private
 from tracer.syscall_table import syscall_number
 
@@ -39,8 +40,9 @@ class Stop(Exception):
 
 
 def run_trace(options: CaptureOptions, out: TextIO, fmt: str = "audit", duration: Optional[float] = None,
-              notes: Optional[TextIO] = None) -> Dict[str, int]:
-    """Traces until `duration` seconds pass, Ctrl-C or SIGTERM; returns the loss ledger."""
+              notes: Optional[TextIO] = None, ledger: Optional[LossLedger] = None) -> Dict[str, int]:
+    """Traces until `duration` seconds pass, Ctrl-C or SIGTERM; returns the capture's loss counters
+    and, when given `ledger`, leaves the final reading in it."""
     render = FORMATS[fmt]
     deadline = None if duration is None else time.monotonic() + duration
 
@@ -68,6 +70,8 @@ def run_trace(options: CaptureOptions, out: TextIO, fmt: str = "audit", duration
             for ev in cap.poll(0):
                 out.write(render(ev))
             out.flush()
+            if ledger is not None:
+                ledger_update(ledger, cap)
             return cap.losses()
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -105,24 +109,34 @@ def trace(
     fmt: Annotated[str, typer.Option("--format", help="audit (auditd's log format) or json (JSON lines)")] = "audit",
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="write records to FILE (mode 0600) instead of stdout")] = None,
     stats_json: Annotated[Optional[str], typer.Option("--stats-json", help="write the loss ledger to FILE as JSON on exit")] = None,
+    max_loss: Annotated[Optional[float], typer.Option("--max-loss", help="exit 1 when lost/emitted exceeds RATIO (0..1) or the ledger does not reconcile")] = None,
 ) -> None:
     """Stream kernel-audit records of the syscalls the rules select (default: built-in user-activity rules)."""
     try:
         if fmt not in FORMATS:
             raise BpfauditError(f"--format {fmt}: use audit or json")
+        if max_loss is not None and not 0 <= max_loss <= 1:
+            raise BpfauditError(f"--max-loss {max_loss}: give a ratio between 0 and 1, e.g. 0.01")
         options = CaptureOptions(
             rules=load_rule_options(rules, rule), pid=pid, comm=comm, failed_only=failed,
             syscalls=_syscall_names(syscall), auid=auid,
         )
         out = open_private(output) if output else sys.stdout
+        ledger = LossLedger(read_kernel_audit())
         try:
-            losses = run_trace(options, out, fmt, duration, notes=sys.stderr)
+            run_trace(options, out, fmt, duration, notes=sys.stderr, ledger=ledger)
         finally:
             if output:
                 out.close()
-        typer.echo(loss_summary(losses), err=True)
+        typer.echo(ledger.summary(), err=True)
         if stats_json:
             with open_private(stats_json) as f:
-                json.dump(losses, f, indent=2)
+                json.dump(ledger.to_dict(), f, indent=2)
+        if max_loss is not None:
+            if not ledger.reconcile().ok:
+                raise BpfauditError("the loss ledger does not reconcile (see above)", exit_code=1)
+            if ledger.loss_ratio > max_loss:
+                raise BpfauditError(f"lost {ledger.lost} of {ledger.emitted} records "
+                                    f"({ledger.loss_ratio:.4%}), more than --max-loss {max_loss}", exit_code=1)
     except BpfauditError as err:
         fail(err)
