@@ -31,7 +31,7 @@ class BtfType:
     name: str
     size_or_type: int
     kind_flag: bool
-    members: List[Tuple[str, int, int]]  # (name, type id, bit offset) for STRUCT/UNION
+    members: List[Tuple[str, int, int, int]]  # (name, type id, bit offset, bitfield bits) for STRUCT/UNION
     array: Optional[Tuple[int, int]] = None  # (element type id, nelems)
 
 
@@ -63,13 +63,14 @@ class Btf:
             kind = (info >> 24) & 0x1F
             kind_flag = bool(info >> 31)
             fixed, per = _TRAILER.get(kind, (0, 0))
-            members: List[Tuple[str, int, int]] = []
+            members: List[Tuple[str, int, int, int]] = []
             array = None
             if kind in (STRUCT, UNION):
                 for i in range(vlen):
                     m_name, m_type, m_off = struct.unpack_from("<III", data, pos + 12 * i)
-                    bit_off = m_off & 0xFFFFFF if kind_flag else m_off
-                    members.append((self._str(m_name), m_type, bit_off))
+                    # kind_flag: the top byte is the bitfield width (0: not a bitfield)
+                    bit_off, bits = (m_off & 0xFFFFFF, m_off >> 24) if kind_flag else (m_off, 0)
+                    members.append((self._str(m_name), m_type, bit_off, bits))
             elif kind == ARRAY:
                 elem, _index, nelems = struct.unpack_from("<III", data, pos)
                 array = (elem, nelems)
@@ -100,11 +101,11 @@ class Btf:
             return self.size_of(elem) * n
         return t.size_or_type
 
-    def _members(self, type_id: int, base_bits: int = 0) -> Iterator[Tuple[str, int, int]]:
+    def _members(self, type_id: int, base_bits: int = 0) -> Iterator[Tuple[str, int, int, int]]:
         """Named members, with anonymous struct/union members flattened in."""
-        for name, m_type, bit_off in self.types[type_id].members:
+        for name, m_type, bit_off, bitfield in self.types[type_id].members:
             if name:
-                yield name, m_type, base_bits + bit_off
+                yield name, m_type, base_bits + bit_off, bitfield
             else:
                 inner = self.resolve(m_type)
                 if self.types[inner].kind in (STRUCT, UNION):
@@ -121,8 +122,10 @@ class Btf:
             t = self.types[self.resolve(type_id)]
             if t.kind not in (STRUCT, UNION):
                 raise BpfauditError(f"{struct_name}.{path}: {part!r} is not inside a struct")
-            for name, m_type, bit_off in self._members(self.resolve(type_id)):
+            for name, m_type, bit_off, bitfield in self._members(self.resolve(type_id)):
                 if name == part:
+                    if bitfield:
+                        raise BpfauditError(f"{struct_name}.{path} is a bitfield")
                     bits += bit_off
                     type_id = m_type
                     break
