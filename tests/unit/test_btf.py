@@ -1,0 +1,224 @@
+"""tracer/btf.py on BTF blobs built here by a small encoder (kernel's include/uapi/linux/btf.h)."""
+
+from __future__ import annotations
+
+import os
+import struct
+
+import pytest
+
+from tracer import btf as B
+from tracer.btf import KERNEL_FIELDS, Btf, cred_ids_contiguous, kernel_offsets, load_vmlinux_btf
+from tracer.errors import BpfauditError
+
+
+class BtfWriter:
+    """Encodes types in order (ids from 1) and a string section; blob() is a BTF file."""
+
+    def __init__(self):
+        self.strings = bytearray(b"\0")
+        self.types = bytearray()
+        self.next_id = 1
+
+    def _s(self, name: str) -> int:
+        if not name:
+            return 0
+        off = len(self.strings)
+        self.strings += name.encode() + b"\0"
+        return off
+
+    def _type(self, name, kind, vlen, size_or_type, trailer=b"", kind_flag=False) -> int:
+        info = (vlen & 0xFFFF) | (kind << 24) | (int(kind_flag) << 31)
+        self.types += struct.pack("<III", self._s(name), info, size_or_type) + trailer
+        self.next_id += 1
+        return self.next_id - 1
+
+    def int_(self, name, size, signed=False):
+        encoding = (1 if signed else 0) << 24 | size * 8
+        return self._type(name, B.INT, 0, size, struct.pack("<I", encoding))
+
+    def ptr(self, target):
+        return self._type("", B.PTR, 0, target)
+
+    def typedef(self, name, target):
+        return self._type(name, B.TYPEDEF, 0, target)
+
+    def const(self, target):
+        return self._type("", B.CONST, 0, target)
+
+    def array(self, elem, n, index_type=1):
+        return self._type("", B.ARRAY, 0, 0, struct.pack("<III", elem, index_type, n))
+
+    def struct(self, name, size, members, union=False, kind_flag=False):
+        """members: (name, type id, bit offset[, bitfield size])"""
+        trailer = b""
+        for m in members:
+            m_name, m_type, bit_off = m[:3]
+            if kind_flag:
+                bit_off |= (m[3] if len(m) > 3 else 0) << 24
+            trailer += struct.pack("<III", self._s(m_name), m_type, bit_off)
+        return self._type(name, B.UNION if union else B.STRUCT, len(members), size, trailer, kind_flag)
+
+    def func_proto(self, ret, params):
+        trailer = b"".join(struct.pack("<II", self._s(n), t) for n, t in params)
+        return self._type("", B.FUNC_PROTO, len(params), ret, trailer)
+
+    def blob(self) -> bytes:
+        hdr = struct.pack("<HBBIIIII", B.BTF_MAGIC, 1, 0, 24, 0, len(self.types), len(self.types), len(self.strings))
+        return hdr + bytes(self.types) + bytes(self.strings)
+
+
+# byte offsets the synthetic kernel puts its fields at (inputs of the blob, not outputs of btf.py)
+TASK = {"thread_info.status": 4, "tgid": 20, "real_parent": 32, "loginuid.val": 40, "sessionid": 44,
+        "personality": 48, "cred": 56, "signal": 64, "comm": 72}
+CRED_BASE = 8
+
+
+def kernel_blob(cred_order=("uid", "gid", "suid", "sgid", "euid", "egid", "fsuid", "fsgid"),
+                sessionid_size=4, bitfield_personality=False, kind_flag_task=False) -> bytes:
+    w = BtfWriter()
+    u32 = w.int_("unsigned int", 4)
+    u64 = w.int_("long unsigned int", 8)
+    char = w.int_("char", 1, signed=True)
+    uid_t = w.typedef("uid_t", w.typedef("__kernel_uid32_t", u32))
+    kuid = w.typedef("kuid_t", w.struct("", 4, [("val", uid_t, 0)]))
+    kgid = w.typedef("kgid_t", w.struct("", 4, [("val", u32, 0)]))
+    cred_members = [("usage", u32, 0)] + [
+        (name, kgid if "g" in name else kuid, (CRED_BASE + 4 * i) * 8) for i, name in enumerate(cred_order)]
+    cred = w.struct("cred", 64, cred_members)
+    tty = w.struct("tty_struct", 96, [("magic", u32, 0), ("name", w.array(char, 64), 32 * 8)])
+    signal = w.struct("signal_struct", 16, [("tty", w.ptr(tty), 8 * 8)])
+    thread_info = w.struct("thread_info", 8, [("flags", u32, 0), ("status", u32, 32)])
+    pid_pair = w.struct("", 8, [("pid", u32, 0), ("tgid", u32, 32)])  # anonymous struct in a union
+    ids_union = w.struct("", 8, [("both", u64, 0), ("", pid_pair, 0)], union=True)
+    const_cred = w.ptr(w.const(cred))
+    task_id = w.next_id + 1  # the pointer to task_struct needs its id before it exists
+    parent_ptr = w.ptr(task_id)
+    assert parent_ptr + 1 == task_id
+    sessionid_t = u32 if sessionid_size == 4 else u64
+    personality = ("personality", u32, TASK["personality"] * 8 + (3 if bitfield_personality else 0), 3)
+    w.struct("task_struct", 96, [
+        ("thread_info", thread_info, 0),
+        ("state", u32, 8 * 8),
+        ("", ids_union, 16 * 8),
+        ("real_parent", parent_ptr, TASK["real_parent"] * 8),
+        ("loginuid", kuid, TASK["loginuid.val"] * 8),
+        ("sessionid", sessionid_t, TASK["sessionid"] * 8),
+        personality,
+        ("cred", const_cred, TASK["cred"] * 8),
+        ("signal", w.ptr(signal), TASK["signal"] * 8),
+        ("comm", w.array(char, 16), TASK["comm"] * 8),
+    ], kind_flag=kind_flag_task or bitfield_personality)
+    w.func_proto(u32, [("a", u32), ("b", u64)])  # a kind with per-entry trailers after everything
+    return w.blob()
+
+
+@pytest.fixture(scope="module")
+def kbtf() -> Btf:
+    return Btf(kernel_blob())
+
+
+def test_top_level_and_nested_members(kbtf):
+    assert kbtf.member_offset("task_struct", "sessionid") == (TASK["sessionid"], 4)
+    assert kbtf.member_offset("task_struct", "loginuid.val") == (TASK["loginuid.val"], 4)
+    assert kbtf.member_offset("task_struct", "thread_info.status") == (TASK["thread_info.status"], 4)
+    assert kbtf.member_offset("cred", "fsgid.val") == (CRED_BASE + 28, 4)
+
+
+def test_anonymous_union_and_struct_members_add_their_offsets(kbtf):
+    # tgid sits in an anonymous struct (offset 0) inside an anonymous union at byte 16
+    assert kbtf.member_offset("task_struct", "tgid") == (20, 4)
+    assert kbtf.member_offset("task_struct", "pid") == (16, 4)
+    assert kbtf.member_offset("task_struct", "both") == (16, 8)
+
+
+def test_sizes_of_pointers_arrays_and_typedef_chains(kbtf):
+    assert kbtf.member_offset("task_struct", "real_parent") == (TASK["real_parent"], 8)
+    assert kbtf.member_offset("task_struct", "cred") == (TASK["cred"], 8)  # through a const
+    assert kbtf.member_offset("task_struct", "comm") == (TASK["comm"], 16)
+    assert kbtf.member_offset("tty_struct", "name") == (32, 64)
+    assert kbtf.size_of(kbtf.find(B.TYPEDEF, "uid_t")) == 4
+    assert kbtf.size_of(kbtf.find(B.STRUCT, "task_struct")) == 96
+
+
+def test_missing_members_and_structs_are_errors(kbtf):
+    with pytest.raises(BpfauditError, match="no member 'loginuid.nope'"):
+        kbtf.member_offset("task_struct", "loginuid.nope")
+    with pytest.raises(BpfauditError, match="no member 'nope'"):
+        kbtf.member_offset("task_struct", "nope")
+    with pytest.raises(BpfauditError, match="struct nope not in"):
+        kbtf.member_offset("nope", "x")
+    with pytest.raises(BpfauditError, match="not inside a struct"):
+        kbtf.member_offset("task_struct", "sessionid.val")
+
+
+def test_a_bitfield_is_an_error():
+    btf = Btf(kernel_blob(bitfield_personality=True))
+    with pytest.raises(BpfauditError, match="bitfield"):
+        btf.member_offset("task_struct", "personality")
+    # the struct's other members still resolve under kind_flag encoding
+    assert btf.member_offset("task_struct", "sessionid") == (TASK["sessionid"], 4)
+
+
+def test_a_byte_aligned_bitfield_is_an_error_too():
+    # kind_flag structs carry the bitfield width in the top byte; a 3-bit field can start on a byte
+    w = BtfWriter()
+    u32 = w.int_("unsigned int", 4)
+    w.struct("s", 8, [("a", u32, 0), ("flags", u32, 32, 3)], kind_flag=True)
+    btf = Btf(w.blob())
+    assert btf.member_offset("s", "a") == (0, 4)
+    with pytest.raises(BpfauditError, match="bitfield"):
+        btf.member_offset("s", "flags")
+
+
+def test_kernel_offsets_finds_every_field(kbtf):
+    offs = kernel_offsets(kbtf)
+    assert set(offs) == set(KERNEL_FIELDS)
+    for macro, (struct_name, path) in KERNEL_FIELDS.items():
+        if struct_name == "task_struct":
+            assert offs[macro] == TASK[path], macro
+    assert offs["CRED_UID"] == CRED_BASE and offs["SIGNAL_TTY"] == 8 and offs["TTY_NAME"] == 32
+    assert cred_ids_contiguous(offs)
+
+
+def test_kernel_offsets_refuses_a_field_of_another_size():
+    with pytest.raises(BpfauditError, match=r"task_struct\.sessionid is 8 bytes.*expected 4"):
+        kernel_offsets(Btf(kernel_blob(sessionid_size=8)))
+
+
+def test_cred_ids_out_of_order_are_not_contiguous():
+    order = ("uid", "euid", "suid", "fsuid", "gid", "egid", "sgid", "fsgid")  # older kernels' order
+    offs = kernel_offsets(Btf(kernel_blob(cred_order=order)))
+    assert offs["CRED_EUID"] == CRED_BASE + 4
+    assert not cred_ids_contiguous(offs)
+
+
+def test_cred_ids_with_a_hole_are_not_contiguous(kbtf):
+    offs = dict(kernel_offsets(kbtf))
+    offs["CRED_FSGID"] += 4
+    assert not cred_ids_contiguous(offs)
+
+
+def test_not_a_btf_blob():
+    with pytest.raises(BpfauditError, match="too short"):
+        Btf(b"\x9f\xeb")
+    with pytest.raises(BpfauditError, match="not a BTF blob"):
+        Btf(b"\0" * 64)
+
+
+def test_load_vmlinux_btf_missing_file(tmp_path):
+    with pytest.raises(BpfauditError, match="no BTF.*CONFIG_DEBUG_INFO_BTF"):
+        load_vmlinux_btf(str(tmp_path / "vmlinux"))
+
+
+def test_running_kernel_btf_has_every_field():
+    if os.access(B.VMLINUX_BTF, os.R_OK):
+        offs = kernel_offsets(load_vmlinux_btf())
+        assert set(offs) == set(KERNEL_FIELDS)
+        assert all(off > 0 for m, off in offs.items() if m not in ("TASK_TI_STATUS",))
+    elif os.path.exists(B.VMLINUX_BTF):
+        with pytest.raises(BpfauditError, match="sudo"):
+            load_vmlinux_btf()
+    else:
+        with pytest.raises(BpfauditError, match="CONFIG_DEBUG_INFO_BTF"):
+            load_vmlinux_btf()
