@@ -15,6 +15,7 @@ from tracer.commands.common import RuleOpt, RulesOpt, fail, load_rule_options
 from tracer.errors import BpfauditError
 from tracer.formats import audit_text, jsonl
 from tracer.ledger import LossLedger, ledger_update, read_kernel_audit
+from tracer.loader import require_root
 from tracer.output import open_private
 from tracer.syscall_table import syscall_number
 
@@ -121,6 +122,7 @@ def trace(
             rules=load_rule_options(rules, rule), pid=pid, comm=comm, failed_only=failed,
             syscalls=_syscall_names(syscall), auid=auid,
         )
+        require_root()  # before -o creates or truncates a file that a refused run would leave behind
         out = open_private(output) if output else sys.stdout
         ledger = LossLedger(read_kernel_audit())
         try:
