@@ -60,7 +60,7 @@ class Program:
     startup_notes: List[str] = field(default_factory=list)
 
     def table(self, name: str):
-        return self.bpf[name]
+        return self.bpf[name.encode()]
 
     def close(self) -> None:
         if self.bpf is not None:
