@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tracer.commands import rules, top, trace
+from tracer.commands import compare, rules, top, trace
 
 app = typer.Typer(
     help="eBPF syscall audit tracer speaking the auditctl rule language.",
@@ -15,6 +15,7 @@ app = typer.Typer(
 app.add_typer(trace.app)
 app.add_typer(top.app)
 app.add_typer(rules.app, name="rules")
+app.add_typer(compare.app)
 
 
 def main() -> None:
