@@ -97,7 +97,7 @@ class KernelAuditCounters:
         return cls(status.lost, status.backlog, status.backlog_wait_time_actual)
 
 
-def _delta(start: Optional[int], now: Optional[int]) -> Optional[int]:
+def counter_delta(start: Optional[int], now: Optional[int]) -> Optional[int]:
     if start is None or now is None:
         return None
     # the kernel's counters are u32 and wrap
@@ -174,13 +174,13 @@ class LossLedger:
     def kernel_lost_delta(self) -> Optional[int]:
         if self.kernel_start is None or self.kernel_now is None:
             return None
-        return _delta(self.kernel_start.lost, self.kernel_now.lost)
+        return counter_delta(self.kernel_start.lost, self.kernel_now.lost)
 
     @property
     def kernel_backlog_wait_delta(self) -> Optional[int]:
         if self.kernel_start is None or self.kernel_now is None:
             return None
-        return _delta(self.kernel_start.backlog_wait_time_actual, self.kernel_now.backlog_wait_time_actual)
+        return counter_delta(self.kernel_start.backlog_wait_time_actual, self.kernel_now.backlog_wait_time_actual)
 
     def reconcile(self) -> Reconciliation:
         """At the end of a run (detached, drained, queue decoded): emitted == delivered + lost exactly."""
