@@ -123,3 +123,25 @@ def test_a_size_assert_for_an_undefined_struct_is_a_layout_error():
 def test_a_wrong_static_assert_is_a_layout_error():
     with pytest.raises(LayoutError, match="asserts 16 bytes.*has 12"):
         Layout(['struct s { __u32 a; __u32 b[2]; };\n_Static_assert(sizeof(struct s) == 16, "");'])
+
+
+def test_the_c_compiler_agrees_with_every_ctypes_offset(tmp_path):
+    # the alignchecker idea: the host compiler, not our parser, says where each member is
+    import shutil
+    import subprocess
+
+    cc = shutil.which("cc") or shutil.which("gcc")
+    assert cc, "no C compiler: install gcc (sudo scripts/setup does)"
+    checks = []
+    for name, cls in L.structs.items():
+        checks.append(f'_Static_assert(sizeof(struct {name}) == {ctypes.sizeof(cls)}, "sizeof {name}");')
+        for member, _t in cls._fields_:
+            off = getattr(cls, member).offset
+            checks.append(f'_Static_assert(offsetof(struct {name}, {member}) == {off}, "{name}.{member}");')
+    src = tmp_path / "layout_check.c"
+    src.write_text("#include <stddef.h>\n#include <linux/types.h>\n"
+                   + "".join(f'#include "{h}"\n' for h in HEADERS) + "\n".join(checks) + "\n")
+    r = subprocess.run([cc, "-fsyntax-only", "-Wall", "-Werror", f"-I{BPF_DIR}", str(src)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert len(checks) > 50
