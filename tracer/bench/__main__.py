@@ -1,0 +1,5 @@
+"""`python -m tracer.bench`: what scripts/bench runs after set-up."""
+
+from tracer.bench.cli import main
+
+main()

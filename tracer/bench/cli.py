@@ -1,0 +1,73 @@
+"""scripts/bench's command line: options in, report out (table on stdout, JSON to --json)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from typing_extensions import Annotated
+
+from tracer.bench.suite import Settings, parse_scenarios, run_bench
+from tracer.bench.table import build_tables, notes
+from tracer.errors import BpfauditError
+
+app = typer.Typer(add_completion=False, help="Benchmark bpfaudit against kernel audit (issue 6).")
+
+DEFAULT_WORKLOAD = str(Path(__file__).resolve().parents[2] / "build" / "getppid_loop")
+
+
+@app.command()
+def bench(
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the full report here.")] = None,
+    scenarios: Annotated[str, typer.Option(help="Comma-separated scenarios to run: S1,S2,S3.")] = "S1,S2,S3",
+    quick: Annotated[bool, typer.Option("--quick", help="3 rounds of 0.5 s runs (about 2 minutes).")] = False,
+    reps: Annotated[Optional[int], typer.Option(help="Rounds of interleaved runs (default 7; 3 with --quick).")] = None,
+    seconds: Annotated[Optional[float], typer.Option(help="Length of one S1/S2 run in seconds (default 0.8; 0.5 with --quick).")] = None,
+    wait_quiet: Annotated[float, typer.Option(help="Before each run, wait up to this many seconds for other "
+                                                   "programs on raw_syscalls to detach (0: never wait).")] = 20.0,
+    workload: Annotated[str, typer.Option(help="The getppid_loop binary (scripts/bench builds it).")]
+    = DEFAULT_WORKLOAD,
+) -> None:
+    """Runs the scenarios, prints the tables and writes --json. Needs root; restores kernel audit."""
+    err_console = Console(stderr=True)
+    try:
+        if os.geteuid() != 0:
+            raise BpfauditError("the benchmark needs root (BPF and kernel audit): rerun with sudo", 2)
+        names = parse_scenarios(scenarios)
+        settings = Settings.quick(workload, names) if quick else Settings(workload, names)
+        if reps is not None:
+            if reps < 1:
+                raise BpfauditError("--reps must be at least 1", 2)
+            settings.reps = reps
+        if seconds is not None:
+            if seconds <= 0:
+                raise BpfauditError("--seconds must be positive", 2)
+            settings.seconds = seconds
+        if wait_quiet < 0:
+            raise BpfauditError("--wait-quiet must be 0 or more seconds", 2)
+        settings.quiet_timeout = wait_quiet
+        if json_out is not None and not json_out.parent.is_dir():
+            raise BpfauditError(f"--json {json_out}: directory {json_out.parent} does not exist", 2)
+        report = run_bench(settings, lambda msg: err_console.print(f"[dim]bench: {msg}[/dim]", highlight=False))
+    except BpfauditError as err:
+        print(f"bpfaudit bench: {err}", file=sys.stderr)
+        raise typer.Exit(code=err.exit_code) from None
+    console = Console(width=max(Console().width, 160))
+    m = report["machine"]
+    console.print(f"{m['nproc']} CPUs, {m['cpu_model']}, kernel {m['kernel']}, load {m['loadavg_before']} "
+                  f"-> {m['loadavg_after']}, {report['elapsed_s']} s")
+    for table in build_tables(report):
+        console.print(table)
+    for note in notes(report):
+        console.print(f"- {note}", highlight=False)
+    if json_out is not None:
+        json_out.write_text(json.dumps(report, indent=1) + "\n")
+
+
+def main() -> None:
+    app()

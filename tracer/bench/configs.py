@@ -1,0 +1,214 @@
+"""The configurations a scenario interleaves: bare, kernel audit, empty-program floors, bpfaudit.
+
+Each is set up once per scenario (`open`), then measured repeatedly
+(`measure`: one workload run with only this configuration active), then
+closed. Between runs every BPF program is detached and kernel audit is off.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Dict, Optional, Tuple
+
+from tracer.bench import bpfstats, kstate, workload
+from tracer.bench.probes import ProbeSwitch, load_empty
+from tracer.bench.workload import WorkloadResult
+
+
+class Config:
+    name = ""
+
+    def open(self) -> None:
+        pass
+
+    def measure(self, binary: str, seconds: float, auid: Optional[int], rate: float = 0
+                ) -> Tuple[WorkloadResult, Dict[str, object]]:
+        return workload.run(binary, seconds, rate, auid), {}
+
+    def close(self) -> None:
+        pass
+
+
+class Bare(Config):
+    """No tracing and no audit context (the scenario keeps `-a never,task` loaded)."""
+
+    def __init__(self, name: str = "bare") -> None:
+        self.name = name
+
+
+class BareAuditContext(Config):
+    """Audit disabled but the task has an audit context: the slow entry path alone (informative)."""
+
+    name = "bare, audit context"
+
+    def measure(self, binary, seconds, auid, rate=0):
+        kstate.fast_path(False)
+        try:
+            return workload.run(binary, seconds, rate, auid), {}
+        finally:
+            kstate.fast_path(True)
+
+
+class KernelAudit(Config):
+    """Kernel audit enabled with the scenario's rules (plus `extra_rule`), an auditd consuming.
+
+    `auditd` is a factory for a context manager running auditd for one
+    measurement (tuned vs default); None when the scenario keeps one running.
+    """
+
+    def __init__(self, name: str, extra_rule: Optional[str] = None, auditd=None,
+                 backlog_limit: Optional[int] = None) -> None:
+        self.name = name
+        self.extra_rule = extra_rule
+        self.auditd = auditd
+        self.backlog_limit = backlog_limit
+
+    def _run(self, binary, seconds, auid, rate):
+        from tracer.kaudit import netlink
+
+        kstate.fast_path(False)
+        if self.extra_rule:
+            kstate.add_rule(self.extra_rule)
+        if self.backlog_limit is not None:
+            netlink.set_backlog_limit(self.backlog_limit)
+        lost0 = kstate.lost()
+        kstate.set_enabled(1)
+        try:
+            res = workload.run(binary, seconds, rate, auid)
+        finally:
+            kstate.set_enabled(0)
+            if self.extra_rule:
+                kstate.delete_rule(self.extra_rule)
+            kstate.fast_path(True)
+        return res, {"kaudit_lost": kstate.lost() - lost0,
+                     "backlog_limit": netlink.audit_status().backlog_limit}
+
+    def measure(self, binary, seconds, auid, rate=0):
+        if self.auditd is None:
+            return self._run(binary, seconds, auid, rate)
+        # AuditdRun is itself a kernel_audit_session: it restores rules and
+        # backlog settings as they were before this measurement.
+        with self.auditd() as run:
+            res, extra = self._run(binary, seconds, auid, rate)
+        extra["auditd_records"] = count_logged(run.log_text(), res.pid)
+        return res, extra
+
+
+def count_logged(log_text: str, pid: int, key: str = "bench") -> int:
+    """SYSCALL records of `key` from process `pid` (scanning text: parsing 10^5 events takes too long)."""
+    want_pid, want_key = f" pid={pid} ", f'key="{key}"'
+    return sum(1 for line in log_text.splitlines()
+               if line.startswith("type=SYSCALL") and want_pid in line and want_key in line)
+
+
+class EmptyProbes(Config):
+    """The floor: programs returning 0 on raw_syscalls sys_enter/sys_exit (classic or raw tracepoint)."""
+
+    def __init__(self, raw: bool) -> None:
+        self.raw = raw
+        self.name = "empty raw tracepoint" if raw else "empty classic tracepoint"
+        self.bpf = None
+        self.switch: Optional[ProbeSwitch] = None
+
+    def open(self) -> None:
+        self.bpf, self.switch = load_empty(self.raw)
+        self.switch.off()
+
+    def measure(self, binary, seconds, auid, rate=0):
+        self.switch.on()
+        try:
+            return workload.run(binary, seconds, rate, auid), {}
+        finally:
+            self.switch.off()
+
+    def program_fds(self) -> Dict[str, int]:
+        return self.switch.program_fds()
+
+    def close(self) -> None:
+        if self.bpf is not None:
+            self.bpf.cleanup()
+            self.bpf = None
+
+
+class Bpfaudit(Config):
+    """bpfaudit's capture session with the given rule set, consumed as `bpfaudit trace` does.
+
+    The consumer (poll(), which decodes every record) runs in this process
+    while the workload runs; records and every loss counter are reported per run.
+    """
+
+    def __init__(self, name: str, ruleset, wakeup_events: int = 64, page_cnt: int = 256,
+                 drain_ms: int = 100) -> None:
+        self.name = name
+        self.ruleset = ruleset
+        self.options = dict(wakeup_events=wakeup_events, page_cnt=page_cnt, drain_ms=drain_ms)
+        self.cap = None
+        self.switch: Optional[ProbeSwitch] = None
+
+    def open(self) -> None:
+        from tracer.capture import CaptureOptions, open_capture
+
+        self.cap = open_capture(CaptureOptions(rules=self.ruleset, **self.options))
+        self.switch = ProbeSwitch(self.cap.program.bpf)
+        self.switch.off()
+
+    def _consume(self, tally: Dict[str, int], pid: int, timeout_ms: int = 50) -> None:
+        """One poll: counts records, and those of process `pid`, without keeping them."""
+        batch = self.cap.poll(timeout_ms)
+        tally["records"] += len(batch)
+        tally["own_records"] += sum(1 for e in batch if e.pid == pid)
+
+    def _drain(self, before: Dict[str, int], tally: Dict[str, int], pid: int, timeout: float = 10.0
+               ) -> Dict[str, int]:
+        """Consumes until every emitted record is delivered or counted lost (or timeout)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self._consume(tally, pid)
+            now = self.cap.losses()
+            d = {k: now[k] - before.get(k, 0) for k in now if k != "queued"}
+            accounted = d["delivered"] + d["bpf_submit_failed"] + d["perf_lost"] + d["userspace_dropped"] \
+                + d["malformed"] + d["userspace_filtered"]
+            if (accounted >= d["emitted"] and now["queued"] == 0) or time.monotonic() > deadline:
+                d["queued"] = now["queued"]
+                return d
+
+    def measure(self, binary, seconds, auid, rate=0):
+        self.cap.poll(0)
+        before = self.cap.losses()
+        tally = {"records": 0, "own_records": 0}
+        self.switch.on()
+        try:
+            proc = workload.start(binary, seconds, rate, auid)
+            while proc.poll() is None:
+                self._consume(tally, proc.pid)
+            res = workload.finish(proc)
+        finally:
+            self.switch.off()
+        d = self._drain(before, tally, res.pid)
+        return res, {**tally, "emitted": d["emitted"], "lost": d["emitted"] - d["delivered"], "losses": d}
+
+    def program_fds(self) -> Dict[str, int]:
+        return self.switch.program_fds()
+
+    def close(self) -> None:
+        if self.cap is not None:
+            self.cap.close()
+            self.cap = None
+
+
+def bpf_run_stats(config, binary: str, seconds: float, auid: Optional[int]) -> Dict[str, Optional[float]]:
+    """One extra run with kernel.bpf_stats_enabled: ns per run of the enter and exit programs.
+
+    Kept out of the timed repetitions: the statistics add two clock reads to every run.
+    The counts are machine-wide (every process's syscalls run the programs).
+    """
+    out: Dict[str, Optional[float]] = {}
+    with bpfstats.stats_enabled():
+        ids = {k: bpfstats.prog_id(fd) for k, fd in config.program_fds().items()}
+        before = {k: bpfstats.run_counters(i) for k, i in ids.items()}
+        config.measure(binary, seconds, auid)
+        after = {k: bpfstats.run_counters(i) for k, i in ids.items()}
+    for k in ids:
+        out[f"{k}_ns_per_run"] = bpfstats.ns_per_run(before[k], after[k])
+        out[f"{k}_runs"] = after[k]["run_cnt"] - before[k]["run_cnt"]
+    return out

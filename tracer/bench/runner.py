@@ -1,0 +1,48 @@
+"""Interleaved repetitions: every configuration once per round, the order rotated each round."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Callable, Dict, List, Optional
+
+from tracer.bench.configs import Config
+from tracer.bench.quiet import QuietWaiter
+from tracer.bench.stats import ConfigResult
+
+
+def rotation(n: int, rep: int) -> List[int]:
+    """Indices of n configurations in round `rep`: rotated so none always runs first (warm caches, drift)."""
+    k = rep % n if n else 0
+    return list(range(k, n)) + list(range(k))
+
+
+def interleave(configs: List[Config], reps: int, binary: str, seconds: float, auid: Optional[int],
+               log: Callable[[str], None] = lambda s: None, quiet: Optional[QuietWaiter] = None
+               ) -> Dict[str, ConfigResult]:
+    """Runs every configuration `reps` times; each run records the foreign tracers seen before it."""
+    results = {c.name: ConfigResult(c.name, extra={"runs": []}) for c in configs}
+    for rep in range(reps):
+        for i in rotation(len(configs), rep):
+            c = configs[i]
+            foreign = quiet() if quiet else []
+            res, extra = c.measure(binary, seconds, auid)
+            extra["foreign_tracers"] = len(foreign)
+            r = results[c.name]
+            r.samples.append(res.ns_per_call)
+            r.extra["runs"].append({"calls": res.calls, "ns": res.ns, **extra})
+            log(f"round {rep + 1}/{reps} {c.name}: {res.ns_per_call:,.0f} ns/call"
+                + (f", {extra['records']} records, {extra['lost']} lost" if "records" in extra else "")
+                + (f", kernel audit lost {extra['kaudit_lost']}" if extra.get("kaudit_lost") else "")
+                + (f", DISTURBED by {len(foreign)} foreign syscall programs" if foreign else ""))
+    return results
+
+
+@contextlib.contextmanager
+def opened(configs: List[Config], log: Callable[[str], None] = lambda s: None):
+    """Opens every configuration (compiles BPF ones) and closes all of them however the block ends."""
+    with contextlib.ExitStack() as stack:
+        for c in configs:
+            log(f"preparing {c.name}")
+            c.open()
+            stack.callback(c.close)
+        yield configs

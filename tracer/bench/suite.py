@@ -1,0 +1,62 @@
+"""Runs the chosen scenarios and assembles the report (the JSON the table is printed from)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Callable, Dict, List
+
+from tracer.bench import machine
+from tracer.bench.quiet import QuietWaiter
+from tracer.bench.s1 import run_s1, s1_targets
+from tracer.bench.s2 import run_s2, s2_targets
+from tracer.bench.s3 import run_s3, s3_targets
+from tracer.errors import BpfauditError
+
+SCENARIOS = ("S1", "S2", "S3")
+SKIPPED = {"S4": "macro workload (make -j2, dd bs=1): not implemented",
+           "S5": "overload p99: not implemented"}
+
+
+@dataclass
+class Settings:
+    workload: str
+    scenarios: List[str]
+    reps: int = 7
+    seconds: float = 0.8  # per S1/S2 run
+    s3_seconds: float = 2.0  # per S3 step
+    quiet_timeout: float = 20.0  # wait this long before a run for other syscall tracers to leave
+
+    @classmethod
+    def quick(cls, workload: str, scenarios: List[str]) -> "Settings":
+        return cls(workload, scenarios, reps=3, seconds=0.5, s3_seconds=1.0)
+
+
+def parse_scenarios(text: str) -> List[str]:
+    """'S1,s3' -> ['S1', 'S3']; unknown names are an error naming the known ones."""
+    names = [n.strip().upper() for n in text.split(",") if n.strip()]
+    bad = [n for n in names if n not in SCENARIOS]
+    if bad or not names:
+        known = ", ".join(SCENARIOS)
+        raise BpfauditError(f"unknown scenario {', '.join(bad) or '(none)'}: choose from {known} "
+                            f"(S4/S5 are not implemented)", 2)
+    return [n for n in SCENARIOS if n in names]
+
+
+def run_bench(settings: Settings, log: Callable[[str], None]) -> Dict[str, object]:
+    report: Dict[str, object] = {"machine": machine.describe(), "settings": asdict(settings),
+                                 "scenarios": {}, "skipped": dict(SKIPPED)}
+    scenarios: Dict[str, Dict] = report["scenarios"]  # type: ignore[assignment]
+    started = time.monotonic()
+    quiet = QuietWaiter(settings.quiet_timeout, log)
+    if "S1" in settings.scenarios:
+        scenarios.update(run_s1(settings.workload, settings.reps, settings.seconds, log, quiet))
+    if "S2" in settings.scenarios:
+        scenarios.update(run_s2(settings.workload, settings.reps, settings.seconds, log, quiet))
+    if "S3" in settings.scenarios:
+        scenarios.update(run_s3(settings.workload, settings.s3_seconds, log, quiet=quiet))
+    report["targets"] = [t.to_json() for t in s1_targets(scenarios) + s2_targets(scenarios)
+                         + s3_targets(scenarios)]
+    report["machine"]["loadavg_after"] = machine.loadavg()  # type: ignore[index]
+    report["elapsed_s"] = round(time.monotonic() - started, 1)
+    return report

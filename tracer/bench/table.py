@@ -1,0 +1,104 @@
+"""The results as rich tables, built from the JSON report alone (pure: no measuring here)."""
+
+from __future__ import annotations
+
+from typing import Dict, List, Optional
+
+from rich.table import Table
+
+
+def fmt_ns(v: Optional[float]) -> str:
+    return "-" if v is None else f"{v:,.0f}"
+
+
+def fmt_x(v: Optional[float]) -> str:
+    if v is None:
+        return "-"
+    return f"{v:.2f}x" if v >= 0.01 else f"1/{1 / v:,.0f}" if v > 0 else f"{v:.3f}x"
+
+
+def _spread(samples: List[float]) -> str:
+    return f"{min(samples):,.0f}-{max(samples):,.0f}" if samples else "-"
+
+
+def _row_note(row: Dict) -> str:
+    parts = []
+    stats = row.get("bpf_stats")
+    if stats:
+        parts.append("bpf_stats ns/run enter {} exit {}".format(
+            *(fmt_ns(stats.get(f"{k}_ns_per_run")) for k in ("enter", "exit"))))
+    if "lost_total" in row:
+        parts.append(f"{row['records_total']:,} records, {row['lost_total']:,} lost")
+    runs = row.get("runs", [])
+    own = [r["own_records"] for r in runs if "own_records" in r]
+    if own and sum(own):
+        parts.append(f"workload's records {sum(own):,} of {sum(r['calls'] for r in runs):,} calls")
+    disturbed = sum(1 for r in runs if r.get("foreign_tracers"))
+    if disturbed:
+        parts.append(f"{disturbed}/{len(runs)} runs beside other syscall tracers")
+    ka_lost = sum(r.get("kaudit_lost", 0) for r in runs)
+    if ka_lost:
+        parts.append(f"kernel audit lost {ka_lost:,}")
+    recs = [r["auditd_records"] for r in runs if "auditd_records" in r]
+    if recs:
+        parts.append(f"auditd logged {sum(recs):,} of {sum(r['calls'] for r in runs):,}")
+    return "; ".join(parts)
+
+
+def config_table(scenario: Dict) -> Table:
+    t = Table(title=scenario["title"], title_justify="left")
+    for col in ("configuration", "ns/call (median)", "range", "added ns", "x bare", "x kaudit",
+                "added / kaudit added", "notes"):
+        t.add_column(col, justify="left" if col in ("configuration", "notes") else "right",
+                     overflow="fold")
+    for row in scenario["rows"]:
+        t.add_row(row["name"], fmt_ns(row["median_ns"]), _spread(row["samples_ns_per_call"]),
+                  fmt_ns(row["added_ns"]), fmt_x(row["x_bare"]), fmt_x(row["x_kaudit"]),
+                  fmt_x(row["added_vs_kaudit"]), _row_note(row))
+    return t
+
+
+def steps_table(scenario: Dict) -> Table:
+    t = Table(title=f"{scenario['title']}: ceiling {fmt_ns(scenario['ceiling_per_s'])}/s",
+              title_justify="left")
+    for col in ("target /s", "achieved /s", "records", "lost", "lossless", "other tracers"):
+        t.add_column(col, justify="right")
+    for s in scenario["steps"]:
+        t.add_row(fmt_ns(s["target_per_s"]), fmt_ns(s["achieved_per_s"]), f"{s['records']:,}",
+                  f"{s['lost']:,}", "yes" if s["lossless"] else "NO", str(s.get("foreign_tracers", 0)))
+    return t
+
+
+def targets_table(targets: List[Dict]) -> Table:
+    t = Table(title="Targets (issue 6)", title_justify="left")
+    for col in ("scenario", "check", "measured", "limit", "met", "note"):
+        t.add_column(col, justify="right" if col in ("measured", "limit") else "left")
+    for g in targets:
+        met = "n/a" if g["met"] is None else ("yes" if g["met"] else "NO")
+        value = g["value"]
+        shown = "-" if value is None else (fmt_ns(value) if abs(value) >= 100 else f"{value:.3f}")
+        limit = fmt_ns(g["limit"]) if g["limit"] >= 100 else f"{g['limit']:.3f}"
+        t.add_row(g["scenario"], g["text"], shown, limit, met, g.get("note", ""))
+    return t
+
+
+def build_tables(report: Dict) -> List[Table]:
+    """Every table of a report, in scenario order, targets last."""
+    out: List[Table] = []
+    for name in sorted(report["scenarios"]):
+        s = report["scenarios"][name]
+        out.append(steps_table(s) if "steps" in s else config_table(s))
+    if report.get("targets"):
+        out.append(targets_table(report["targets"]))
+    return out
+
+
+def notes(report: Dict) -> List[str]:
+    """The scenarios' notes once each, then what was skipped."""
+    seen: List[str] = []
+    for name in sorted(report["scenarios"]):
+        for note in report["scenarios"][name].get("notes", []):
+            if note not in seen:
+                seen.append(note)
+    seen += [f"{k} skipped: {v}" for k, v in sorted(report.get("skipped", {}).items())]
+    return seen

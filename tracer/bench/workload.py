@@ -1,0 +1,65 @@
+"""The getppid workload: started in a login session (auid) or not, parsed from its JSON line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass
+from typing import Callable, List, Optional
+
+from tracer.errors import BpfauditError
+
+
+@dataclass(frozen=True)
+class WorkloadResult:
+    calls: int
+    ns: int
+    ns_per_call: float
+    calls_per_s: float
+    pid: int = 0  # the workload's pid, to tell its records from other processes'
+
+
+def login_session(auid: Optional[int]) -> Optional[Callable[[], None]]:
+    """preexec_fn making the child a login session of `auid`, as pam_loginuid does; None: auid stays unset."""
+    if auid is None:
+        return None
+
+    def set_loginuid() -> None:
+        with open("/proc/self/loginuid", "w") as f:
+            f.write(str(auid))
+
+    return set_loginuid
+
+
+def command(binary: str, seconds: float, rate: float = 0) -> List[str]:
+    args = [binary, f"{seconds:g}"]
+    if rate:
+        args.append(f"{rate:.0f}")
+    return args
+
+
+def start(binary: str, seconds: float, rate: float = 0, auid: Optional[int] = None) -> subprocess.Popen:
+    if not os.access(binary, os.X_OK):
+        raise BpfauditError(f"workload {binary} is missing: run scripts/bench, which builds it with gcc", 2)
+    return subprocess.Popen(command(binary, seconds, rate), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, preexec_fn=login_session(auid))
+
+
+def parse_output(stdout: str, pid: int = 0) -> WorkloadResult:
+    lines = [ln for ln in stdout.splitlines() if ln.startswith("{")]
+    if not lines:
+        raise BpfauditError(f"the workload printed no result line (got {stdout.strip()[:200]!r})", 1)
+    d = json.loads(lines[-1])
+    return WorkloadResult(int(d["calls"]), int(d["ns"]), float(d["ns_per_call"]), float(d["calls_per_s"]), pid)
+
+
+def finish(proc: subprocess.Popen, timeout: Optional[float] = None) -> WorkloadResult:
+    out, err = proc.communicate(timeout=timeout)
+    if proc.returncode != 0:
+        raise BpfauditError(f"the workload failed (exit {proc.returncode}): {err.strip()[:200]}", 1)
+    return parse_output(out, proc.pid)
+
+
+def run(binary: str, seconds: float, rate: float = 0, auid: Optional[int] = None) -> WorkloadResult:
+    return finish(start(binary, seconds, rate, auid), timeout=seconds * 20 + 60)
