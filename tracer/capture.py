@@ -73,6 +73,7 @@ class CaptureSession:
             )
             self._thread = threading.Thread(target=self._drain, name="bpfaudit-reader", daemon=True)
             self._thread.start()
+            self.program.enable()
         except BaseException:
             self.close()
             raise

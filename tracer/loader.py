@@ -58,9 +58,19 @@ class Program:
     offsets: Dict[str, int]
     rules: List[KernelRule]
     startup_notes: List[str] = field(default_factory=list)
+    tables: object = None  # tracer.tables.Tables, until enable() writes the candidate index
 
     def table(self, name: str):
         return self.bpf[name.encode()]
+
+    def enable(self) -> None:
+        """Writes the per-syscall candidate index: from here on syscalls are traced.
+
+        Call it once the perf buffer is open, or the first records fail to submit.
+        """
+        sc_map = self.table("syscalls")
+        for key, entry in self.tables.syscalls.items():
+            sc_map[ctypes.c_int(key)] = entry
 
     def close(self) -> None:
         if self.bpf is not None:
@@ -101,9 +111,9 @@ def compile_flags(offsets: Dict[str, int]) -> List[str]:
 
 
 def load_program(rules: Sequence[KernelRule], filters: Filters = Filters()) -> Program:
-    """Checks the environment, compiles, attaches, fills the tables, self-checks.
+    """Checks the environment, compiles, attaches, writes the rules, self-checks.
 
-    Nothing stays attached when this raises.
+    Nothing is traced until Program.enable(); nothing stays attached when this raises.
     """
     require_root()
     bcc = import_bcc()
@@ -114,7 +124,7 @@ def load_program(rules: Sequence[KernelRule], filters: Filters = Filters()) -> P
         bpf = bcc.BPF(text=assemble_source(PROGRAM).encode(), cflags=compile_flags(offsets))
     except Exception as err:  # bcc raises bare Exception for compile and attach errors
         raise BpfauditError(f"loading the BPF programs failed ({err}); with {headers.describe()}", 1) from None
-    prog = Program(bpf, headers, offsets, list(rules))
+    prog = Program(bpf, headers, offsets, list(rules), tables=tables)
     try:
         check_layout(prog)
         _write_tables(prog, tables, filters)
@@ -163,10 +173,6 @@ def _write_tables(prog: Program, tables, filters: Filters) -> None:
         cfg.comm_filter = 1
         cfg.comm = filters.comm.encode()[: L.BA_COMM_LEN - 1]
     prog.table("config")[ctypes.c_int(0)] = cfg
-    # the candidate index goes last: until it is written no syscall is a candidate
-    sc_map = prog.table("syscalls")
-    for key, entry in tables.syscalls.items():
-        sc_map[ctypes.c_int(key)] = entry
 
 
 def _proc_ids(name: str) -> List[int]:

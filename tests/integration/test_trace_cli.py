@@ -1,0 +1,145 @@
+"""`bpfaudit trace` as users run it: a subprocess, real records, ausearch and
+aureport on its audit-format output, clean detach on SIGINT/SIGTERM, and one
+clear line with exit code 2 when the environment cannot work."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT, bpf_prog_ids, prog_exists, set_loginuid
+
+BPFAUDIT = [sys.executable, "-m", "tracer"]
+ALL_USER_RULE = "-a always,exit -S all -F auid>=1000 -F auid!=unset -k user"
+
+
+def start_trace(args, **kw):
+    proc = subprocess.Popen(BPFAUDIT + ["trace"] + args, cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kw)
+    # attached once the start-up self-check line is out
+    lines = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        lines.append(line)
+        if "verified on pid" in line:
+            return proc, lines
+    proc.kill()
+    raise AssertionError("trace did not start: " + "".join(lines))
+
+
+def stop(proc, sig=signal.SIGINT):
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=30)
+    return out, err
+
+
+def login_shell(cmd: str, auid: int = 1000):
+    return subprocess.run(["/bin/sh", "-c", cmd], preexec_fn=set_loginuid(auid), capture_output=True, text=True)
+
+
+def test_json_records_of_a_login_shell():
+    """The README's example: cat of an existing file, ls of a missing one."""
+    proc, _ = start_trace(["--rule", ALL_USER_RULE, "--format", "json"])
+    shell = login_shell("cat /etc/hostname; ls /nonexistent; echo $$")
+    out, err = stop(proc)
+    assert proc.returncode == 0, err
+    shell_pid = int(shell.stdout.split()[-1])
+    events = [json.loads(line) for line in out.splitlines()]
+    mine = [e for e in events if e["auid"] == 1000 and e["ppid"] in (shell_pid, os.getpid()) or e["pid"] == shell_pid]
+    cat_open = [e for e in mine if e["comm"] == "cat" and e["syscall_name"] == "openat" and e["paths"] == ["/etc/hostname"]]
+    assert len(cat_open) == 1 and cat_open[0]["success"] is True and cat_open[0]["exit"] >= 0
+    ls_missing = [e for e in mine if e["comm"] == "ls" and e["paths"] == ["/nonexistent"]]
+    assert ls_missing and all(e["success"] is False and e["exit"] == -2 for e in ls_missing)
+    assert {e["key"] for e in mine} == {"user"}
+    summary = err.strip().splitlines()[-1]
+    assert " 0 lost " in summary and "reconciled" in summary, summary
+
+
+def test_audit_format_is_read_by_ausearch_and_aureport(tmp_path, workload_bin):
+    trail = tmp_path / "trail.log"
+    proc, _ = start_trace(["--rule", ALL_USER_RULE, "-o", str(trail)])
+    wl = subprocess.Popen([str(workload_bin), str(tmp_path), "5"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          text=True, preexec_fn=set_loginuid(1000))
+    pid = int(wl.stdout.readline().split()[0])
+    wl.communicate("go\n", timeout=10)
+    time.sleep(0.5)
+    stop(proc)
+    assert proc.returncode == 0
+    assert stat.S_IMODE(trail.stat().st_mode) == 0o600
+    by_pid = subprocess.run(["ausearch", "-if", str(trail), "-p", str(pid), "--raw"], capture_output=True, text=True)
+    assert by_pid.returncode == 0, by_pid.stderr
+    assert by_pid.stdout.count("type=SYSCALL") >= 30
+    by_call = subprocess.run(["ausearch", "-if", str(trail), "-p", str(pid), "-sc", "unlink", "-i"],
+                             capture_output=True, text=True)
+    assert by_call.returncode == 0, by_call.stderr
+    assert "syscall=unlink" in by_call.stdout and "name=" in by_call.stdout and "/victim" in by_call.stdout
+    failed = subprocess.run(["ausearch", "-if", str(trail), "-p", str(pid), "-sv", "no", "--raw"],
+                            capture_output=True, text=True)
+    assert "/nonexistent/bpfaudit" in bytes.fromhex(failed.stdout.split("name=")[1].split()[0]).decode() \
+        if 'name="' not in failed.stdout else "/nonexistent/bpfaudit" in failed.stdout
+    report = subprocess.run(["aureport", "-if", str(trail), "--syscall", "--summary"], capture_output=True, text=True)
+    assert report.returncode == 0, report.stderr
+    assert "getppid" in report.stdout or "110" in report.stdout
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signals_detach_everything(sig):
+    proc, _ = start_trace(["--rule", ALL_USER_RULE, "--format", "json"])
+    ids = bpf_prog_ids(proc.pid)
+    assert len(ids) >= 2 and all(prog_exists(i) for i in ids)
+    _out, err = stop(proc, sig)
+    assert proc.returncode == 0, err
+    summary = err.strip().splitlines()[-1]
+    assert " 0 lost " in summary and "reconciled" in summary, summary
+    assert [i for i in ids if prog_exists(i)] == []
+
+
+def _fails_cleanly(args, env=None, user=None):
+    before = set(bpf_prog_ids())
+    r = subprocess.run(BPFAUDIT + args, cwd=ROOT, capture_output=True, text=True, env=env, user=user)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2, r.stderr
+    assert len(lines) == 1 and lines[0].startswith("bpfaudit: "), r.stderr
+    assert set(bpf_prog_ids()) == before
+    return lines[0]
+
+
+def test_no_root_is_one_line_and_exit_2():
+    msg = _fails_cleanly(["trace", "--duration", "1"], user=65534)
+    assert "root" in msg and "sudo" in msg
+
+
+def test_no_btf_is_one_line_and_exit_2():
+    env = dict(os.environ, BPFAUDIT_BTF="/nonexistent/vmlinux")
+    msg = _fails_cleanly(["trace", "--duration", "1"], env=env)
+    assert "BTF" in msg
+
+
+def test_missing_bcc_is_one_line_and_exit_2(tmp_path):
+    # a `bcc` package that fails to import, shadowing the distribution's
+    fake = tmp_path / "bcc"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("raise ImportError('no bcc here')\n")
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    msg = _fails_cleanly(["trace", "--duration", "1"], env=env)
+    assert "python3-bpfcc" in msg
+
+
+def test_output_file_is_never_written_through_a_symlink(tmp_path):
+    target = tmp_path / "elsewhere"
+    target.write_text("keep")
+    link = tmp_path / "trail.log"
+    link.symlink_to(target)
+    msg = _fails_cleanly(["trace", "--duration", "1", "-o", str(link)])
+    assert "symlink" in msg and target.read_text() == "keep"
