@@ -21,6 +21,8 @@ from tracer.syscall_table import syscall_number
 
 app = typer.Typer()
 
+PID_MAX_LIMIT = 4194304  # the kernel's ceiling for /proc/sys/kernel/pid_max
+
 FORMATS = {"audit": audit_text.format_event, "json": jsonl.format_event}
 
 EPILOG = """Examples:
@@ -116,6 +118,11 @@ def trace(
     try:
         if fmt not in FORMATS:
             raise BpfauditError(f"--format {fmt}: use audit or json")
+        # a pid beyond u32 would wrap silently in the config map: a filter that matches nothing
+        if not 0 <= pid <= PID_MAX_LIMIT:
+            raise BpfauditError(f"-p {pid} is not a process id; give a positive pid")
+        if duration is not None and duration < 0:
+            raise BpfauditError("--duration must be 0 or more seconds")
         if max_loss is not None and not 0 <= max_loss <= 1:
             raise BpfauditError(f"--max-loss {max_loss}: give a ratio between 0 and 1, e.g. 0.01")
         options = CaptureOptions(
