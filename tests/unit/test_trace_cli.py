@@ -85,6 +85,9 @@ def test_non_root_does_not_truncate_an_existing_trail(monkeypatch, bpf_calls, tm
     (["--rule", "-a always,exit -S openat -F nosuchfield=1"], ["<command line>", "nosuchfield"]),
     (["--rule", "-a sometimes,exit -S openat"], ["<command line>", "sometimes"]),
     (["-R", "/nonexistent/audit.rules"], ["/nonexistent/audit.rules"]),
+    (["-p", "-1"], ["-p -1 is not a process id"]),
+    (["-p", str(2**32 + 1)], ["is not a process id"]),
+    (["--duration", "-1"], ["--duration must be"]),
 ])
 def test_bad_options_fail_before_loading(monkeypatch, bpf_calls, args, needles):
     as_user(monkeypatch, 0)
