@@ -4,8 +4,10 @@ session id the kernel assigned, by which both engines' records are filtered."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
+import signal
 import threading
 import time
 from typing import Callable, List, Optional
@@ -28,6 +30,8 @@ def _child(cmd: List[str], auid: int, report_fd: int) -> None:
         devnull = os.open(os.devnull, os.O_RDWR)
         os.dup2(devnull, 0)
         os.dup2(devnull, 1)
+        # its own process group, so an interrupted comparison can end CMD and all it started
+        os.setpgid(0, 0)
         # Writing loginuid is what makes the kernel hand out a new session id.
         with open("/proc/self/loginuid", "w") as f:
             f.write(str(auid))
@@ -58,6 +62,7 @@ def run_login_session(cmd: List[str], auid: int, while_running: Optional[Callabl
         _child(cmd, auid, w)
     os.close(w)
     done: dict = {}
+    waiter = None
 
     def reap() -> None:
         _, status, usage = os.wait4(pid, 0)
@@ -76,10 +81,15 @@ def run_login_session(cmd: List[str], auid: int, while_running: Optional[Callabl
         # Ctrl-C or an error while CMD runs: do not leave it behind.
         if "status" not in done:
             try:
-                os.kill(pid, 9)
-                os.waitpid(pid, 0)
-            except (ProcessLookupError, ChildProcessError):
-                pass
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            if waiter is not None:
+                waiter.join()  # it reaps CMD, now killed
+            else:
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, 0)
         raise
     lines = report.splitlines()
     ses_line = next((ln for ln in lines if ln.startswith("S")), None)
