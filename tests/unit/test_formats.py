@@ -92,6 +92,7 @@ def test_failed_call_unset_ids_and_negative_args():
     ("café", "636166C3A9"),
     ("~!", '"~!"'),
     ("\x7f", "7F"),
+    ("one\x01two", "6F6E650174776F"),
 ])
 def test_untrusted_strings_are_quoted_or_hex(value, logged):
     assert audit_text.untrusted(value) == logged
@@ -177,6 +178,14 @@ def test_ausearch_reads_the_records(tmp_path):
     assert "syscall=unlink success=no exit=ENOENT" in r.stdout
     r = ausearch("-if", str(log), "-i", "-p", "5003")
     assert r.returncode == 0 and "name=/tmp/a b" in r.stdout and "arch=i386" in r.stdout
+
+    # several keys travel joined by \x01, hex-encoded as the kernel logs them; ausearch splits them
+    multi = tmp_path / "multi.log"
+    multi.write_text(audit_text.format_event(event(serial=9, key="one\x01two")))
+    assert multi.read_text().splitlines()[0].endswith(" key=6F6E650174776F")
+    for k in ("one", "two"):
+        r = ausearch("-if", str(multi), "--raw", "-k", k)
+        assert r.returncode == 0 and ":9)" in r.stdout, (k, r.stderr)
 
     r = ausearch("-if", str(log), "--raw", "-p", "9999")
     assert r.returncode != 0
