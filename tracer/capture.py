@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ctypes
 import threading
-from collections import deque
+from collections import defaultdict, deque
 from dataclasses import dataclass
 from typing import Deque, Dict, List, Optional, Set, Tuple
 
@@ -62,6 +62,10 @@ class CaptureSession:
         self._thread: Optional[threading.Thread] = None
         self.perf_lost = 0
         self.userspace_dropped = 0
+        # by perf ring (= the CPU whose BPF counters numbered the record), for the ledger's per-CPU check
+        self.userspace_dropped_by_cpu: Dict[int, int] = defaultdict(int)
+        self.delivered_by_cpu: Dict[int, int] = defaultdict(int)
+        self.seq_gaps_by_cpu: Dict[int, int] = defaultdict(int)
         self.program: Optional[Program] = load_program(kernel_rules, filters)
         try:
             self.decoder = RecordDecoder(kernel_rules, self._decide)
@@ -101,6 +105,7 @@ class CaptureSession:
         raw = ctypes.string_at(data, size)
         if len(self._queue) >= self.options.queue_limit:
             self.userspace_dropped += 1
+            self.userspace_dropped_by_cpu[cpu] += 1
             return
         self._queue.append((cpu, raw))
 
@@ -124,10 +129,15 @@ class CaptureSession:
             with self._ready:
                 self._ready.wait(wait)
         out: List[SyscallEvent] = []
-        decode, q = self.decoder.decode, self._queue
+        d = self.decoder
+        decode, q = d.decode, self._queue
         for _ in range(len(q)):
             cpu, raw = q.popleft()
+            gaps = d.seq_gaps
             event = decode(cpu, raw)
+            self.delivered_by_cpu[cpu] += 1
+            if d.seq_gaps != gaps:  # a sample's gap is on its own ring's sequence
+                self.seq_gaps_by_cpu[cpu] += d.seq_gaps - gaps
             if event is not None:
                 out.append(event)
         return out
@@ -157,6 +167,14 @@ class CaptureSession:
         table = self.program.table("counters")
         names = {v: k[len("BA_CNT_"):].lower() for k, v in L.consts.items() if k.startswith("BA_CNT_")}
         return {names[i]: [int(v) for v in table[ctypes.c_int(i)]] for i in range(L.BA_NR_COUNTERS) if i in names}
+
+    def delivery_per_cpu(self) -> Dict[str, Dict[int, int]]:
+        """User space's per-CPU counts (by perf ring): delivered, userspace_dropped, seq_gaps."""
+        return {
+            "delivered": dict(self.delivered_by_cpu),
+            "userspace_dropped": dict(self.userspace_dropped_by_cpu),
+            "seq_gaps": dict(self.seq_gaps_by_cpu),
+        }
 
     def losses(self) -> Dict[str, int]:
         c = self.counters()
