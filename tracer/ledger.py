@@ -20,7 +20,10 @@ Accounting (all counts are records, i.e. syscalls the rules selected):
                      detached and drained.
 
   lost = bpf_submit_failed + userspace_dropped, each dropped record once, and
-  at the end of a run  emitted == delivered + lost  exactly (reconcile()).
+  at the end of a run  emitted == delivered + lost  exactly (reconcile()),
+  in total and per CPU: BPF numbers a record with the counters of the CPU it
+  runs on and submits it to that CPU's ring, and user space counts deliveries,
+  queue drops and gaps by ring, so each CPU's column balances on its own.
 
 Cross-checks, not part of the identity:
   perf_lost   ring-full drops as the perf ring reports them. The LOST record is
@@ -53,6 +56,10 @@ class CaptureCounters:
     malformed: int = 0
     userspace_filtered: int = 0
     stash_full: int = 0
+    # user space's view by perf ring (index = CPU), aligned with emitted_per_cpu; empty when unknown
+    delivered_per_cpu: Tuple[int, ...] = ()
+    userspace_dropped_per_cpu: Tuple[int, ...] = ()
+    seq_gaps_per_cpu: Tuple[int, ...] = ()
 
     @property
     def emitted(self) -> int:
@@ -63,14 +70,26 @@ class CaptureCounters:
         return sum(self.submit_failed_per_cpu)
 
     @classmethod
-    def from_losses(cls, losses: Mapping[str, int], per_cpu: Optional[Mapping[str, Sequence[int]]] = None
-                    ) -> "CaptureCounters":
+    def from_losses(cls, losses: Mapping[str, int], per_cpu: Optional[Mapping[str, Sequence[int]]] = None,
+                    delivery: Optional[Mapping[str, Mapping[int, int]]] = None) -> "CaptureCounters":
         """From CaptureSession.losses(); `per_cpu` maps emitted/submit_failed to per-CPU values
         (without it the totals are kept as one pseudo-CPU). The per-CPU values win over the totals:
-        both are read from the same map, moments apart."""
+        both are read from the same map, moments apart. `delivery` is CaptureSession.delivery_per_cpu():
+        delivered, userspace_dropped and seq_gaps as {cpu: count}."""
         emitted = tuple(per_cpu["emitted"]) if per_cpu else (losses["emitted"],)
         failed = tuple(per_cpu["submit_failed"]) if per_cpu else (losses["bpf_submit_failed"],)
+        ncpu = len(emitted)
+
+        def by_cpu(name: str) -> Tuple[int, ...]:
+            if not delivery or not per_cpu:
+                return ()
+            counts = delivery.get(name, {})
+            return tuple(int(counts.get(cpu, 0)) for cpu in range(max([ncpu, *(c + 1 for c in counts)])))
+
         return cls(
+            delivered_per_cpu=by_cpu("delivered"),
+            userspace_dropped_per_cpu=by_cpu("userspace_dropped"),
+            seq_gaps_per_cpu=by_cpu("seq_gaps"),
             emitted_per_cpu=emitted,
             submit_failed_per_cpu=failed,
             delivered=losses["delivered"],
@@ -95,6 +114,10 @@ class KernelAuditCounters:
     @classmethod
     def from_status(cls, status) -> "KernelAuditCounters":
         return cls(status.lost, status.backlog, status.backlog_wait_time_actual)
+
+
+def _at(values: Sequence[int], i: int) -> int:
+    return values[i] if i < len(values) else 0
 
 
 def counter_delta(start: Optional[int], now: Optional[int]) -> Optional[int]:
@@ -165,9 +188,17 @@ class LossLedger:
 
     @property
     def per_cpu(self) -> List[Dict[str, int]]:
+        """One row per CPU; with user space's per-ring counts, also delivered, dropped, gaps and lost."""
         c = self.capture
-        return [{"cpu": i, "emitted": e, "bpf_submit_failed": f}
-                for i, (e, f) in enumerate(zip(c.emitted_per_cpu, c.submit_failed_per_cpu))]
+        rows = []
+        for i, (e, f) in enumerate(zip(c.emitted_per_cpu, c.submit_failed_per_cpu)):
+            row = {"cpu": i, "emitted": e, "bpf_submit_failed": f}
+            if c.delivered_per_cpu:
+                dropped = _at(c.userspace_dropped_per_cpu, i)
+                row.update(delivered=_at(c.delivered_per_cpu, i), userspace_dropped=dropped,
+                           seq_gaps=_at(c.seq_gaps_per_cpu, i), lost=f + dropped)
+            rows.append(row)
+        return rows
 
     # -- kernel audit over the same interval ----------------------------------
     @property
@@ -205,6 +236,17 @@ class LossLedger:
         elif c.seq_gaps < self.lost:
             notes.append(f"{self.lost - c.seq_gaps} lost records left no gap (before a CPU's first or "
                          "after its last delivered record)")
+        if c.delivered_per_cpu and not c.queued:
+            for row in self.per_cpu:
+                if row["emitted"] != row["delivered"] + row["lost"]:
+                    problems.append(f"CPU {row['cpu']}: emitted {row['emitted']} != delivered "
+                                    f"{row['delivered']} + lost {row['lost']}")
+                if row["seq_gaps"] > row["lost"]:
+                    problems.append(f"CPU {row['cpu']}: {row['seq_gaps']} sequence gaps but only "
+                                    f"{row['lost']} records lost")
+            extra = len(c.delivered_per_cpu) - len(c.emitted_per_cpu)
+            if extra > 0 and any(c.delivered_per_cpu[len(c.emitted_per_cpu):]):
+                problems.append("records arrived on a perf ring of a CPU BPF has no counters for")
         if c.stash_full:
             notes.append(f"{c.stash_full} syscalls dropped at entry (stash full), before numbering")
         return Reconciliation(not problems, tuple(problems), tuple(notes))
@@ -258,11 +300,9 @@ class LossLedger:
 # -- reading live counters ------------------------------------------------------
 def read_capture(cap) -> CaptureCounters:
     """A CaptureCounters from a live tracer.capture.CaptureSession."""
-    per_cpu = None
-    reader = getattr(cap, "counters_per_cpu", None)
-    if reader is not None:
-        per_cpu = reader()
-    return CaptureCounters.from_losses(cap.losses(), per_cpu)
+    per_cpu = cap.counters_per_cpu() if hasattr(cap, "counters_per_cpu") else None
+    delivery = cap.delivery_per_cpu() if hasattr(cap, "delivery_per_cpu") else None
+    return CaptureCounters.from_losses(cap.losses(), per_cpu, delivery)
 
 
 def read_kernel_audit() -> Optional[KernelAuditCounters]:

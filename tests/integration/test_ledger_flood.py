@@ -119,6 +119,9 @@ def test_stopped_reader_flood_reconciles_exactly_and_does_not_stall_the_workload
     assert 0 < ledger["cross_checks"]["perf_lost"] <= ledger["layers"]["bpf_submit_failed"]
     assert 0 < ledger["cross_checks"]["seq_gaps"] <= ledger["lost"]
     assert sum(c["emitted"] for c in ledger["per_cpu"]) == total
+    for cpu in ledger["per_cpu"]:  # and each CPU's column on its own
+        assert cpu["emitted"] == cpu["delivered"] + cpu["bpf_submit_failed"] + cpu["userspace_dropped"], cpu
+        assert cpu["seq_gaps"] <= cpu["lost"], cpu
     # no stall: a failed submission is as cheap as a successful one (generous bound for a noisy VM)
     assert stopped_ns < 2.0 * running_ns + 1000, (running_ns, stopped_ns)
 

@@ -151,3 +151,46 @@ def test_to_dict_is_json_and_summary_says_reconciled():
     assert d["layers"] == {"bpf_submit_failed": 1, "userspace_dropped": 0, "queued": 0}
     assert d["cross_checks"] == {"perf_lost": 1, "perf_lost_pending": 0, "seq_gaps": 1}
     assert "reconciled" in led.summary() and "NOT" not in led.summary()
+
+
+def per_cpu_reading(emitted, failed, delivered, dropped=(), gaps=()):
+    delivery = {"delivered": dict(enumerate(delivered)), "userspace_dropped": dict(enumerate(dropped)),
+                "seq_gaps": dict(enumerate(gaps))}
+    return CaptureCounters.from_losses(
+        losses(emitted=sum(emitted), bpf_submit_failed=sum(failed), delivered=sum(delivered),
+               userspace_dropped=sum(dropped), seq_gaps=sum(gaps)),
+        {"emitted": emitted, "submit_failed": failed}, delivery)
+
+
+def test_each_cpu_balances_on_its_own():
+    led = LossLedger()
+    led.update(per_cpu_reading([100, 50], [30, 0], [60, 45], dropped=[10, 5], gaps=[35, 5]))
+    assert led.reconcile().ok, led.reconcile().problems
+    assert led.per_cpu == [
+        {"cpu": 0, "emitted": 100, "bpf_submit_failed": 30, "delivered": 60, "userspace_dropped": 10,
+         "seq_gaps": 35, "lost": 40},
+        {"cpu": 1, "emitted": 50, "bpf_submit_failed": 0, "delivered": 45, "userspace_dropped": 5,
+         "seq_gaps": 5, "lost": 5},
+    ]
+
+
+def test_per_cpu_mismatch_is_found_even_when_totals_balance():
+    """A record counted on the wrong CPU's ring: the totals hide it, the per-CPU check does not."""
+    led = LossLedger()
+    led.update(per_cpu_reading([10, 10], [0, 0], [11, 9]))
+    assert led.emitted == led.delivered + led.lost
+    rec = led.reconcile()
+    assert not rec.ok
+    assert rec.problems == ("CPU 0: emitted 10 != delivered 11 + lost 0", "CPU 1: emitted 10 != delivered 9 + lost 0")
+
+
+def test_per_cpu_gaps_cannot_exceed_that_cpus_losses():
+    led = LossLedger()
+    led.update(per_cpu_reading([10, 10], [2, 0], [8, 10], gaps=[0, 2]))
+    assert "CPU 1: 2 sequence gaps but only 0 records lost" in led.reconcile().problems
+
+
+def test_records_on_a_ring_without_counters_are_a_problem():
+    led = LossLedger()
+    led.update(per_cpu_reading([1], [0], [1, 1]))
+    assert any("perf ring of a CPU" in p for p in led.reconcile().problems)
