@@ -10,9 +10,11 @@ from tracer.errors import BpfauditError
 from tracer.filters import FieldCheck, KernelRule
 from tracer.layout import layout
 from tracer.syscall_meta import CHANGES_CREDS, PATH_ARGS
-from tracer.syscall_table import ARCH_NAMES, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, syscall_name
+from tracer.syscall_table import ARCH_NAMES, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, NEWER_SYSCALLS, syscall_name
 
 ABI_ARCH = {0: AUDIT_ARCH_X86_64, 1: AUDIT_ARCH_I386}
+# calls libaudit cannot name still have pathnames (fchmodat2); same numbers in both ABIs
+_NEWER_BY_NR = {nr: name for name, nr in NEWER_SYSCALLS.items()}
 
 
 @dataclass
@@ -132,9 +134,10 @@ def build_tables(rules: Sequence[KernelRule], only_syscalls: Optional[Set[str]] 
             e.nrules = len(cands)
             for j, i in enumerate(cands):
                 e.rule[j] = i
-            paths = PATH_ARGS.get(name, ())
+            meta = _NEWER_BY_NR.get(nr, name) if name == str(nr) else name
+            paths = PATH_ARGS.get(meta, ())
             e.path_arg[0] = paths[0] if len(paths) > 0 else L.BA_NO_PATH
             e.path_arg[1] = paths[1] if len(paths) > 1 else L.BA_NO_PATH
-            e.flags = L.BA_SC_CHANGES_CREDS if name in CHANGES_CREDS else 0
+            e.flags = L.BA_SC_CHANGES_CREDS if meta in CHANGES_CREDS else 0
             entries[abi * nr_max + nr] = e
     return Tables(packed, entries)
