@@ -235,3 +235,18 @@ def test_at_most_max_rules():
     many = [rule([i % 400]) for i in range(L.BA_MAX_RULES + 1)]
     with pytest.raises(BpfauditError, match=rf"at most {L.BA_MAX_RULES}"):
         build_tables(many)
+
+
+def test_every_syscall_meta_name_reaches_the_table():
+    # a name no table resolves (a typo, or a call newer than libaudit) would silently lose its paths
+    from tracer.syscall_table import NEWER_SYSCALLS
+
+    t = build_tables([rule(None)])
+    for name in set(PATH_ARGS) | set(CHANGES_CREDS):
+        keys = [abi * NR + n for abi, arch in ((NATIVE, "x86_64"), (COMPAT, "i386"))
+                for n in [syscall_number(arch, name) or NEWER_SYSCALLS.get(name)] if n is not None]
+        assert keys, f"syscall_meta names {name}, which no syscall table knows"
+        for key in keys:
+            e = t.syscalls[key]
+            assert list(e.path_arg) == (list(PATH_ARGS.get(name, ())) + [L.BA_NO_PATH] * 2)[:2], name
+            assert bool(e.flags & L.BA_SC_CHANGES_CREDS) == (name in CHANGES_CREDS), name
