@@ -4,9 +4,12 @@ guest image carries every package scripts/setup would otherwise download."""
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import tarfile
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PACK = ROOT / "scripts" / "vm" / "pack-input"
@@ -41,6 +44,10 @@ def pack(tree: Path, out: Path, *args: str, env: dict[str, str] | None = None) -
     return tarfile.open(out)
 
 
+needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+
+
+@needs_git
 def test_pack_takes_the_working_tree_without_ignored_files(tmp_path):
     tar = pack(make_tree(tmp_path), tmp_path / "in.tar", env={"PATH": "/usr/bin:/bin"})
     names = set(tar.getnames())
@@ -51,10 +58,25 @@ def test_pack_takes_the_working_tree_without_ignored_files(tmp_path):
     assert member.mode & 0o111 and member.uid == 0 and member.gid == 0
 
 
+def test_pack_without_git_leaves_out_build_venv_and_git(tmp_path):
+    # A tree that is not a git checkout (an unpacked release): fixed exclusions.
+    tree = tmp_path / "tree"
+    for d in ("scripts", ".venv/bin", "build/vm", ".git"):
+        (tree / d).mkdir(parents=True)
+    for f in ("scripts/test", ".venv/bin/python", "build/vm/base.img", ".git/HEAD", "pyproject.toml"):
+        (tree / f).write_text("x\n")
+    tar = pack(tree, tmp_path / "in.tar", env={"PATH": "/usr/bin:/bin", "GIT_DIR": str(tmp_path / "none")})
+    assert set(tar.getnames()) == {"work-tree/scripts/test", "work-tree/pyproject.toml",
+                                   "vm-test-args", "vm-test-env"}
+
+
 def test_pack_passes_arguments_and_terminal_exactly(tmp_path):
     args = ["-k", "open and not slow", "", "tests/unit/test_x.py::test_y[a b]"]
-    tar = pack(make_tree(tmp_path), tmp_path / "in.tar", *args,
-               env={"PATH": "/usr/bin:/bin", "TERM": "xterm-256color"})
+    tree = tmp_path / "tree"
+    (tree / "scripts").mkdir(parents=True)
+    (tree / "scripts" / "test").write_text("#!/bin/sh\n")
+    tar = pack(tree, tmp_path / "in.tar", *args,
+               env={"PATH": "/usr/bin:/bin", "TERM": "xterm-256color", "GIT_DIR": str(tmp_path / "none")})
     assert tar.extractfile("vm-test-args").read().split(b"\0")[:-1] == [a.encode() for a in args]
     assert tar.extractfile("vm-test-env").read() == b"TERM=xterm-256color\0"
 
