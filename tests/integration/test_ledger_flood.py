@@ -39,23 +39,34 @@ def rule(auid: int) -> str:
     return f"-a always,exit -F arch=b64 -S getppid -F auid={auid} -k flood"
 
 
-def capture_main(auid: int, out_path: str) -> None:
-    """The capture process: a 2-page ring woken on every sample; drains until SIGTERM,
-    then detaches and writes the ledger as JSON."""
+def capture_main(auid: int, out_path: str, mode: str = "tiny-ring") -> None:
+    """The capture process: drains until SIGTERM, then detaches and writes the ledger as JSON.
+
+    tiny-ring: a 2-page ring woken on every sample. held-consumer: a roomy ring but a
+    100-sample queue, and the consumer does not decode until SIGUSR1 (the reader thread runs).
+    """
     sys.path.insert(0, str(ROOT))
     from tracer.capture import CaptureOptions, open_capture
     from tracer.ledger import LossLedger, ledger_update
     from tracer.rules import parse_text
 
-    stop = []
+    stop, release = [], []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
-    options = CaptureOptions(rules=parse_text(rule(auid)), page_cnt=2, wakeup_events=1, drain_ms=20)
+    signal.signal(signal.SIGUSR1, lambda *_: release.append(1))
+    if mode == "tiny-ring":
+        options = CaptureOptions(rules=parse_text(rule(auid)), page_cnt=2, wakeup_events=1, drain_ms=20)
+        release.append(1)
+    else:
+        options = CaptureOptions(rules=parse_text(rule(auid)), page_cnt=256, queue_limit=100, drain_ms=20)
     with open_capture(options) as cap:
         ledger = LossLedger()
         ledger_update(ledger, cap)
         print("ready", flush=True)
         while not stop:
-            cap.poll(20)
+            if release:
+                cap.poll(20)
+            else:
+                time.sleep(0.02)
         cap.detach()
         cap.poll(0)
         ledger_update(ledger, cap)
@@ -126,5 +137,35 @@ def test_stopped_reader_flood_reconciles_exactly_and_does_not_stall_the_workload
     assert stopped_ns < 2.0 * running_ns + 1000, (running_ns, stopped_ns)
 
 
+def test_held_consumer_overflows_the_user_space_queue_and_still_reconciles(tmp_path):
+    auid = random.randint(20000, 60000)
+    out_path = tmp_path / "ledger.json"
+    proc = subprocess.Popen([PYTHON, __file__, str(auid), str(out_path), "held-consumer"],
+                            stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        if proc.stdout.readline().strip() != "ready":
+            pytest.fail(f"capture process did not start (exit {proc.wait()})")
+        flood(20_000, auid)
+        time.sleep(0.5)  # the reader moves what is in the ring into the (full) queue
+        proc.send_signal(signal.SIGUSR1)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    ledger = json.loads(out_path.read_text())
+    print(json.dumps(ledger, indent=1))
+    assert ledger["emitted"] == 20_000
+    assert ledger["reconciled"], ledger["problems"]
+    dropped = ledger["layers"]["userspace_dropped"]
+    assert dropped > 0 and ledger["delivered"] >= 100  # the queue's 100 were decoded after the release
+    assert ledger["emitted"] == ledger["delivered"] + ledger["layers"]["bpf_submit_failed"] + dropped
+    # drops after the last record a CPU delivered leave no sequence gap: the ledger counts them anyway
+    assert ledger["cross_checks"]["seq_gaps"] <= dropped
+    assert sum(c["userspace_dropped"] for c in ledger["per_cpu"]) == dropped
+
+
 if __name__ == "__main__":
-    capture_main(int(sys.argv[1]), sys.argv[2])
+    capture_main(int(sys.argv[1]), sys.argv[2], *sys.argv[3:])
