@@ -9,6 +9,8 @@ import shutil
 import subprocess
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tracer.events import SyscallEvent
 from tracer.formats import audit_text, jsonl
@@ -103,6 +105,26 @@ def test_undecodable_bytes_are_logged_as_the_original_bytes():
     raw = b"/tmp/\xff"
     name = raw.decode("utf-8", "surrogateescape")
     assert audit_text.untrusted(name) == raw.hex().upper()
+
+
+U32 = st.integers(0, 2**32 - 1)
+TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
+
+
+@given(ids=st.lists(U32, min_size=12, max_size=12), exit=st.integers(-2**63, 2**63 - 1),
+       args=st.lists(st.integers(0, 2**64 - 1), min_size=6, max_size=6), comm=TEXT,
+       exe=st.none() | TEXT, key=st.none() | TEXT, paths=st.lists(TEXT, max_size=2))
+def test_any_event_formats_to_records_that_parse_back(ids, exit, args, comm, exe, key, paths):
+    names = ("ppid", "pid", "auid", "uid", "gid", "euid", "suid", "fsuid", "egid", "sgid", "fsgid", "ses")
+    ev = event(exit=exit, args=args, comm=comm, exe=exe, key=key, paths=paths, **dict(zip(names, ids)))
+    text = audit_text.format_event(ev)
+    lines = text.splitlines()
+    assert text.count("\n") == len(lines) == 1 + len(paths)  # no field breaks a record's line
+    g = SYSCALL_RE.match(lines[0]).groupdict()
+    assert [int(g[n]) for n in names] == ids and int(g["exit"]) == exit
+    assert [int(g[f"a{i}"], 16) for i in range(4)] == args[:4]
+    assert [decode_untrusted(g[k]) for k in ("comm", "exe", "key")] == [comm, exe, key]
+    assert [decode_untrusted(PATH_RE.match(line).group("name")) for line in lines[1:]] == paths
 
 
 def test_path_records_one_per_name_with_the_same_msg_id():
