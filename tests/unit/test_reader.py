@@ -229,3 +229,17 @@ def test_successful_execve_invalidates_the_exe_cache(monkeypatch):
 
 def test_exe_of_a_vanished_process_is_none(dec):
     assert dec.decode(0, short(record(pid=0x7FFFFFF0))).exe is None
+
+
+def test_exe_cache_is_bounded_and_keeps_the_recently_used(monkeypatch):
+    reads = []
+    monkeypatch.setattr(reader_mod.os, "readlink", lambda path: reads.append(path) or f"/bin/{path.split('/')[2]}")
+    cache = reader_mod.ExeCache(size=2)
+    assert cache.get(1) == "/bin/1" and cache.get(2) == "/bin/2"
+    cache.get(1)  # 1 is now the most recent: 2 goes first
+    cache.get(3)
+    assert len(reads) == 3
+    cache.get(1)
+    assert len(reads) == 3
+    cache.get(2)
+    assert reads[-1] == "/proc/2/exe" and len(reads) == 4
