@@ -39,7 +39,8 @@ Cross-checks, not part of the identity:
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from collections import Counter
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,6 +148,14 @@ class LossLedger:
         self.kernel_backlog_max = kernel_start.backlog if kernel_start else None
         self.capture = CaptureCounters((0,), (0,))
         self.snapshots = 0
+        # Rule keys are known in user space only for decoded records (BPF counts failures
+        # per CPU, not per rule): this is delivered-and-kept records by key.
+        self.delivered_by_key: Counter = Counter()
+
+    def observe(self, events: Iterable) -> None:
+        """Counts decoded events (SyscallEvents) by rule key; several keys are shown comma-joined."""
+        for ev in events:
+            self.delivered_by_key[ev.key.replace("\x01", ",") if ev.key else "(none)"] += 1
 
     def update(self, capture: CaptureCounters, kernel: Optional[KernelAuditCounters] = None) -> None:
         self.capture = capture
@@ -273,6 +282,7 @@ class LossLedger:
             "not_numbered": {"stash_full": c.stash_full},
             "delivered_detail": {"malformed": c.malformed, "userspace_filtered": c.userspace_filtered},
             "per_cpu": self.per_cpu,
+            "delivered_by_key": dict(sorted(self.delivered_by_key.items())),
             "kernel_audit": {
                 "lost_delta": self.kernel_lost_delta,
                 "backlog": self.kernel_now.backlog if self.kernel_now else None,

@@ -194,3 +194,15 @@ def test_records_on_a_ring_without_counters_are_a_problem():
     led = LossLedger()
     led.update(per_cpu_reading([1], [0], [1, 1]))
     assert any("perf ring of a CPU" in p for p in led.reconcile().problems)
+
+
+class _Ev:
+    def __init__(self, key):
+        self.key = key
+
+
+def test_delivered_records_by_rule_key():
+    led = LossLedger()
+    led.observe([_Ev("open"), _Ev("open"), _Ev(None), _Ev("a\x01b")])
+    led.observe([_Ev("open")])
+    assert led.to_dict()["delivered_by_key"] == {"(none)": 1, "a,b": 1, "open": 3}

@@ -53,6 +53,7 @@ def run_bpf(cmd: List[str], n: int, auid: int, rules_path: str, progress: Progre
         cap.detach()  # then everything submitted is drained
         events.extend(cap.poll(0))
         ledger_update(ledger, cap)
+    ledger.observe(events)
     sessions = {r.ses for r in runs}
     notes = _exit_notes(runs)
     rec = ledger.reconcile()
