@@ -63,17 +63,22 @@ def run_trace(options: CaptureOptions, out: TextIO, fmt: str = "audit", duration
                 notes.flush()
             try:
                 while deadline is None or time.monotonic() < deadline:
-                    for ev in cap.poll():
+                    events = cap.poll()
+                    for ev in events:
                         out.write(render(ev))
                     out.flush()
+                    if ledger is not None:
+                        ledger.observe(events)
             except (KeyboardInterrupt, Stop):
                 pass
             # records submitted before detaching are still on their way
             cap.detach()
-            for ev in cap.poll(0):
+            events = cap.poll(0)
+            for ev in events:
                 out.write(render(ev))
             out.flush()
             if ledger is not None:
+                ledger.observe(events)
                 ledger_update(ledger, cap)
             return cap.losses()
     finally:
