@@ -18,9 +18,9 @@ from tracer.errors import BpfauditError
 
 
 def test_parse_output_takes_the_json_line():
-    r = parse_output('noise\n{"calls": 1000, "ns": 500000, "ns_per_call": 500.000, "calls_per_s": 2000000.0}\n',
-                     pid=42)
-    assert (r.calls, r.ns, r.ns_per_call, r.calls_per_s, r.pid) == (1000, 500000, 500.0, 2000000.0, 42)
+    r = parse_output('noise\n{"calls": 1000, "warmup": 20, "ns": 500000, "ns_per_call": 500.000, '
+                     '"calls_per_s": 2000000.0}\n', pid=42)
+    assert (r.calls, r.warmup, r.ns, r.ns_per_call, r.calls_per_s, r.pid) == (1000, 20, 500000, 500.0, 2e6, 42)
 
 
 def test_parse_output_without_result_is_an_error():

@@ -49,24 +49,30 @@ class QuietWaiter:
     again, and still counted in every run it shares.
     """
 
-    def __init__(self, timeout: float, log: Callable[[str], None] = lambda s: None) -> None:
+    def __init__(self, timeout: float, log: Callable[[str], None] = lambda s: None, budget: float = 120.0) -> None:
         self.timeout = timeout
         self.log = log
         self.resident: Set[object] = set()
+        # a machine where tests come and go all the time would otherwise
+        # stretch the run without bound: past this much waiting in total, stop waiting
+        self.budget = budget
+        self.waited = 0.0
 
     def __call__(self) -> List[Dict[str, object]]:
         foreign = foreign_programs()
         waiting = [f for f in foreign if f["prog_id"] not in self.resident]
-        if waiting and self.timeout > 0:
+        timeout = min(self.timeout, self.budget - self.waited)
+        if waiting and timeout > 0:
             pids = sorted({str(f["pid"]) for f in waiting})
-            self.log(f"waiting up to {self.timeout:g} s: other programs on raw_syscalls (pids {', '.join(pids)})")
-            deadline = time.monotonic() + self.timeout
-            while waiting and time.monotonic() < deadline:
+            self.log(f"waiting up to {timeout:g} s: other programs on raw_syscalls (pids {', '.join(pids)})")
+            started = time.monotonic()
+            while waiting and time.monotonic() < started + timeout:
                 time.sleep(0.5)
                 foreign = foreign_programs()
                 waiting = [f for f in foreign if f["prog_id"] not in self.resident]
+            self.waited += time.monotonic() - started
             if waiting:
-                self.log(f"still attached after {self.timeout:g} s, measuring beside them: "
+                self.log(f"still attached after {timeout:g} s, measuring beside them: "
                          f"{', '.join(str(f['pid']) for f in waiting)}")
                 self.resident.update(f["prog_id"] for f in waiting)
         return foreign

@@ -29,7 +29,7 @@ def interleave(configs: List[Config], reps: int, binary: str, seconds: float, au
             extra["foreign_tracers"] = len(foreign)
             r = results[c.name]
             r.samples.append(res.ns_per_call)
-            r.extra["runs"].append({"calls": res.calls, "ns": res.ns, **extra})
+            r.extra["runs"].append({"calls": res.calls, "warmup": res.warmup, "ns": res.ns, **extra})
             log(f"round {rep + 1}/{reps} {c.name}: {res.ns_per_call:,.0f} ns/call"
                 + (f", {extra['records']} records, {extra['lost']} lost" if "records" in extra else "")
                 + (f", kernel audit lost {extra['kaudit_lost']}" if extra.get("kaudit_lost") else "")

@@ -21,6 +21,11 @@ def _spread(samples: List[float]) -> str:
     return f"{min(samples):,.0f}-{max(samples):,.0f}" if samples else "-"
 
 
+def _issued(runs: List[Dict]) -> int:
+    """Every call the workload made, warm-up included (all of them match the rule)."""
+    return sum(r["calls"] + r.get("warmup", 0) for r in runs)
+
+
 def _row_note(row: Dict) -> str:
     parts = []
     stats = row.get("bpf_stats")
@@ -32,7 +37,7 @@ def _row_note(row: Dict) -> str:
     runs = row.get("runs", [])
     own = [r["own_records"] for r in runs if "own_records" in r]
     if own and sum(own):
-        parts.append(f"workload's records {sum(own):,} of {sum(r['calls'] for r in runs):,} calls")
+        parts.append(f"workload's records {sum(own):,} of {_issued(runs):,} calls")
     disturbed = sum(1 for r in runs if r.get("foreign_tracers"))
     if disturbed:
         parts.append(f"{disturbed}/{len(runs)} runs beside other syscall tracers")
@@ -41,7 +46,7 @@ def _row_note(row: Dict) -> str:
         parts.append(f"kernel audit lost {ka_lost:,}")
     recs = [r["auditd_records"] for r in runs if "auditd_records" in r]
     if recs:
-        parts.append(f"auditd logged {sum(recs):,} of {sum(r['calls'] for r in runs):,}")
+        parts.append(f"auditd logged {sum(recs):,} of {_issued(runs):,} calls")
     return "; ".join(parts)
 
 

@@ -17,6 +17,7 @@ class WorkloadResult:
     ns: int
     ns_per_call: float
     calls_per_s: float
+    warmup: int = 0  # untimed calls before the timed ones (they are recorded too)
     pid: int = 0  # the workload's pid, to tell its records from other processes'
 
 
@@ -51,7 +52,8 @@ def parse_output(stdout: str, pid: int = 0) -> WorkloadResult:
     if not lines:
         raise BpfauditError(f"the workload printed no result line (got {stdout.strip()[:200]!r})", 1)
     d = json.loads(lines[-1])
-    return WorkloadResult(int(d["calls"]), int(d["ns"]), float(d["ns_per_call"]), float(d["calls_per_s"]), pid)
+    return WorkloadResult(int(d["calls"]), int(d["ns"]), float(d["ns_per_call"]), float(d["calls_per_s"]),
+                          int(d.get("warmup", 0)), pid)
 
 
 def finish(proc: subprocess.Popen, timeout: Optional[float] = None) -> WorkloadResult:
