@@ -100,3 +100,13 @@ def test_cli_needs_root(monkeypatch):
     monkeypatch.setattr(cli.os, "geteuid", lambda: 1000)
     result = CliRunner().invoke(cli.app, [])
     assert result.exit_code == 2 and "needs root" in result.output
+
+
+def test_metric_picks_wall_or_cpu_time():
+    from tracer.bench.workload import metric_value
+
+    r = parse_output('{"calls": 10, "warmup": 0, "ns": 5000, "ns_per_call": 500.0, "cpu_ns_per_call": 150.0, '
+                     '"slice_median_ns_per_call": 480.0, "calls_per_s": 2e6}')
+    assert metric_value(r, "wall") == 500.0
+    assert metric_value(r, "cpu") == 150.0
+    assert r.slice_median_ns_per_call == 480.0

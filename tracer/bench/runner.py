@@ -8,6 +8,7 @@ from typing import Callable, Dict, List, Optional
 from tracer.bench.configs import Config
 from tracer.bench.quiet import QuietWaiter
 from tracer.bench.stats import ConfigResult
+from tracer.bench.workload import metric_value
 
 
 def rotation(n: int, rep: int) -> List[int]:
@@ -17,9 +18,13 @@ def rotation(n: int, rep: int) -> List[int]:
 
 
 def interleave(configs: List[Config], reps: int, binary: str, seconds: float, auid: Optional[int],
-               log: Callable[[str], None] = lambda s: None, quiet: Optional[QuietWaiter] = None
-               ) -> Dict[str, ConfigResult]:
-    """Runs every configuration `reps` times; each run records the foreign tracers seen before it."""
+               log: Callable[[str], None] = lambda s: None, quiet: Optional[QuietWaiter] = None,
+               metric: str = "wall") -> Dict[str, ConfigResult]:
+    """Runs every configuration `reps` times; each run records the foreign tracers seen before it.
+
+    `metric` is what the samples are: "wall" ns per call (blocking counts, as
+    kernel audit's backlog waits must) or the workload's "cpu" ns per call.
+    """
     results = {c.name: ConfigResult(c.name, extra={"runs": []}) for c in configs}
     for rep in range(reps):
         for i in rotation(len(configs), rep):
@@ -28,9 +33,11 @@ def interleave(configs: List[Config], reps: int, binary: str, seconds: float, au
             res, extra = c.measure(binary, seconds, auid)
             extra["foreign_tracers"] = len(foreign)
             r = results[c.name]
-            r.samples.append(res.ns_per_call)
-            r.extra["runs"].append({"calls": res.calls, "warmup": res.warmup, "ns": res.ns, **extra})
-            log(f"round {rep + 1}/{reps} {c.name}: {res.ns_per_call:,.0f} ns/call"
+            r.samples.append(metric_value(res, metric))
+            r.extra["runs"].append({"calls": res.calls, "warmup": res.warmup, "ns": res.ns,
+                                    "wall_ns_per_call": res.ns_per_call, "cpu_ns_per_call": res.cpu_ns_per_call,
+                                    "slice_median_ns_per_call": res.slice_median_ns_per_call, **extra})
+            log(f"round {rep + 1}/{reps} {c.name}: {res.ns_per_call:,.0f} wall / {res.cpu_ns_per_call:,.0f} cpu ns/call"
                 + (f", {extra['records']} records, {extra['lost']} lost" if "records" in extra else "")
                 + (f", kernel audit lost {extra['kaudit_lost']}" if extra.get("kaudit_lost") else "")
                 + (f", DISTURBED by {len(foreign)} foreign syscall programs" if foreign else ""))

@@ -17,6 +17,8 @@ class WorkloadResult:
     ns: int
     ns_per_call: float
     calls_per_s: float
+    cpu_ns_per_call: float = 0.0  # the workload thread's CPU time per call: descheduled time left out
+    slice_median_ns_per_call: float = 0.0  # median over ~10 ms slices of wall time per call
     warmup: int = 0  # untimed calls before the timed ones (they are recorded too)
     pid: int = 0  # the workload's pid, to tell its records from other processes'
 
@@ -53,7 +55,16 @@ def parse_output(stdout: str, pid: int = 0) -> WorkloadResult:
         raise BpfauditError(f"the workload printed no result line (got {stdout.strip()[:200]!r})", 1)
     d = json.loads(lines[-1])
     return WorkloadResult(int(d["calls"]), int(d["ns"]), float(d["ns_per_call"]), float(d["calls_per_s"]),
+                          float(d.get("cpu_ns_per_call", 0)), float(d.get("slice_median_ns_per_call", 0)),
                           int(d.get("warmup", 0)), pid)
+
+
+# What a scenario ranks configurations by (WorkloadResult attribute names).
+METRICS = {"wall": "ns_per_call", "cpu": "cpu_ns_per_call"}
+
+
+def metric_value(result: WorkloadResult, metric: str) -> float:
+    return getattr(result, METRICS[metric])
 
 
 def finish(proc: subprocess.Popen, timeout: Optional[float] = None) -> WorkloadResult:
