@@ -116,7 +116,7 @@ def _n(v) -> str:
 def _loss_table(cells: List[dict]) -> Table:
     table = Table(title="losses (bpf: the loss ledger; audit: kernel counters over the cell)", title_justify="left")
     for col in ("cell", "emitted", "delivered", "lost", "perf ring reported", "seq gaps", "reconciled",
-                "kernel lost", "backlog max", "backlog wait"):
+                "kernel lost", "backlog max", "backlog wait (ticks)"):
         table.add_column(col, justify="left" if col == "cell" else "right", no_wrap=col == "cell")
     for c in cells:
         losses = c["losses"]
