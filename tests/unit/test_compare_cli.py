@@ -45,6 +45,14 @@ def test_bad_input_is_one_line_and_exit_2(args, message, rules_file):
     assert len(lines) == 1 and lines[0].startswith("bpfaudit: ") and message in lines[0]
 
 
+def test_a_rules_file_without_syscall_rules_is_refused_before_running(tmp_path):
+    config_only = tmp_path / "10-base-config.rules"
+    config_only.write_text("-D\n-b 8192\n--backlog_wait_time 60000\n-f 1\n")
+    result = runner.invoke(root, ["compare", "-R", str(config_only), "--", "true"])
+    assert result.exit_code == 2
+    assert "no syscall (-a ...,exit) rules in it: nothing to compare" in result.output
+
+
 def test_a_bad_rule_is_reported_with_file_and_line(tmp_path):
     bad = tmp_path / "bad.rules"
     bad.write_text("-a always,exit -S nosuchcall -k x\n")

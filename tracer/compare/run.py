@@ -53,7 +53,9 @@ def validate(options: CompareOptions) -> None:
     from tracer.rules import load_rules
 
     for path in options.rules:
-        load_rules([path])
+        if not load_rules([path]).kernel_rules():
+            raise BpfauditError(f"-R {path}: no syscall (-a ...,exit) rules in it: nothing to compare "
+                                "(files like 10-base-config.rules only configure audit)")
     if os.geteuid() != 0:
         raise BpfauditError("compare loads BPF programs and kernel audit rules: run it as root (sudo)")
 
