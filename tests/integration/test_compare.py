@@ -104,7 +104,8 @@ def test_both_engines_count_the_same_per_key_and_the_json_has_every_field(tmp_pa
     assert "records per key" in stdout and "successful-delete" in stdout
 
 
-def test_ctrl_c_in_the_kernel_audit_cell_restores_kernel_audit(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_ctrl_c_in_the_kernel_audit_cell_restores_kernel_audit(tmp_path, signum):
     require(CREATE.exists(), f"{CREATE} missing: install auditd")
     before = audit_settings()
     runs = tmp_path / "runs"
@@ -120,7 +121,7 @@ def test_ctrl_c_in_the_kernel_audit_cell_restores_kernel_audit(tmp_path):
         time.sleep(0.5)
         assert audit_settings(locked=False)[1] != before[1], "the stock rules are loaded while the audit cell runs"
         sleeper = _sleeping_workload(proc.pid)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         stdout, stderr = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:

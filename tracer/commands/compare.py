@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 from typing import Annotated, List, Optional
 
@@ -42,6 +43,11 @@ def compare(
     from tracer.compare.run import parse_engines
 
     err_console = Console(stderr=True)
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt  # as Ctrl-C: the workload is killed and kernel audit restored
+
+    previous = signal.signal(signal.SIGTERM, on_term)
     try:
         options = CompareOptions(rules=[str(p) for p in rules or []], command=list(command or []),
                                  engines=parse_engines(engine), runs=runs, auid=auid)
@@ -57,3 +63,5 @@ def compare(
             json_out.write_text(json.dumps(report, indent=2) + "\n")
     except BpfauditError as err:
         fail(err)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
