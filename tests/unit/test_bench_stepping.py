@@ -59,3 +59,9 @@ def test_max_steps_bounds_the_search():
 
 def test_no_lossless_step_means_no_ceiling():
     assert ceiling([Step(1000, 1000, False)]) is None
+
+
+def test_short_lossless_step_while_bisecting_ends_the_search():
+    h = [Step(200_000, 200_000, True), Step(240_000, 238_000, False), Step(219_000, 155_000, True)]
+    assert next_rate(h) is None
+    assert ceiling(h) == 200_000

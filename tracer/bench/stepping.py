@@ -33,9 +33,11 @@ def next_rate(history: List[Step], start: float = 25_000, precision: float = 1.1
     if len(history) >= max_steps:
         return None
     lo, hi, saturated = bounds(history, reach)
+    if saturated:
+        # the generator could not issue a rate it was asked for without loss:
+        # asking again for it or more measures the generator, not the tracer
+        return None
     if hi is None:
-        if saturated:
-            return None
         return history[-1].target * 2
     if lo is None:
         # loss already at the first rate: step down until a lossless one
