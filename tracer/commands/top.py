@@ -73,8 +73,7 @@ def top(
     pid: Annotated[Optional[int], typer.Option(
         "--pid", "-p", help="only count records of this process id")] = None,
 ) -> None:
-    """Live dashboard: top syscalls, processes, users and rule keys, the latest
-    records, and every counter of lost records."""
+    """Live dashboard: top syscalls, processes, users and keys, latest records, losses."""
     try:
         source = make_source(rules or [], demo, replay, speed, refresh, duration, pid)
         with ExitStack() as stack:
