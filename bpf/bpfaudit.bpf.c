@@ -184,11 +184,18 @@ TRACEPOINT_PROBE(raw_syscalls, sys_exit)
 		goto out;
 	rec->seq = *seq;
 	(*seq)++;
-	int err;
-	if (rec->n_paths)
-		err = events.perf_submit(args, rec, sizeof(*rec));
-	else
-		err = events.perf_submit(args, rec, BA_RECORD_HDR_SIZE);
+	/* only the bytes in use: no path, one path (its length), or both slots */
+	__u32 size = sizeof(*rec);
+	if (rec->n_paths == 0) {
+		size = BA_RECORD_HDR_SIZE;
+	} else if (rec->n_paths == 1) {
+		__u32 len = rec->path_len[0];
+
+		if (len > BA_PATH_LEN)
+			len = BA_PATH_LEN;
+		size = BA_RECORD_HDR_SIZE + len;
+	}
+	int err = events.perf_submit(args, rec, size);
 	if (err)
 		count(BA_CNT_SUBMIT_FAILED);
 out:

@@ -77,11 +77,14 @@ class RecordDecoder:
             self.seq_gaps += rec.seq - expect
         self._next_seq[rec.cpu] = rec.seq + 1
 
-        n_paths = min(rec.n_paths, self._L.BA_MAX_PATHS) if size >= self._full else 0
+        # BPF submits only the path bytes in use: take a path only if the sample holds it
         paths = []
-        for i in range(n_paths):
+        for i in range(min(rec.n_paths, self._L.BA_MAX_PATHS)):
             n = min(rec.path_len[i], self._L.BA_PATH_LEN)
             start = self._path_off + i * self._L.BA_PATH_LEN
+            if start + n > size:
+                self.malformed += 1
+                break
             paths.append(raw[start : start + max(n - 1, 0)].decode("utf-8", "surrogateescape"))
         rule = rec.rule
         if rec.flags & self._L.BA_REC_USERSPACE_CHECK:

@@ -27,7 +27,10 @@ ARGS = VALUES + [0x100000000, 0x1FFFFFFFF, 0xFFFFFFFF00000001]  # the upper half
 
 def _field(draw_ppid):
     args = st.tuples(st.sampled_from(["a0", "a1", "a2", "a3"]), st.sampled_from(OPS), st.sampled_from(VALUES))
-    auid = st.tuples(st.just("auid"), st.sampled_from(OPS[:6]), st.sampled_from([0, 999, 1000, 1001, 0xFFFFFFFF]))
+    auid = st.one_of(
+        st.tuples(st.just("auid"), st.sampled_from(OPS[:6]), st.sampled_from([0, 999, 1000, 1001])),
+        st.tuples(st.just("auid"), st.sampled_from(["=", "!="]), st.just("unset")),  # the kernel's loginuid_set
+    )
     ids = st.tuples(st.sampled_from(["uid", "euid", "gid"]), st.sampled_from(OPS[:6]), st.sampled_from([0, 999, 1000]))
     exit_ = st.tuples(st.just("exit"), st.sampled_from(OPS[:6]), st.sampled_from([0, draw_ppid, draw_ppid + 1]))
     success = st.tuples(st.just("success"), st.sampled_from(["=", "!="]), st.sampled_from([0, 1]))

@@ -131,16 +131,24 @@ def test_n_paths_is_clamped_to_the_slots(dec):
 def test_perf_padding_is_accepted(dec):
     # perf rounds a raw sample up so that its u32 size plus data is 8-aligned
     padded_full = full(record(seq=1, paths=["/x"])) + b"\0\0\0\0"
-    padded_short = short(record(seq=2, paths=["/x"])) + b"\0\0\0\0"
+    # BPF submits the header plus the bytes of a single path ("/x\0": 3 bytes)
+    padded_trimmed = short(record(seq=2, paths=["/x"])) + b"/x\0" + b"\0\0\0\0\0"
     assert dec.decode(0, padded_full).paths == ["/x"]
-    ev = dec.decode(0, padded_short)
-    assert ev is not None and ev.paths == []
+    ev = dec.decode(0, padded_trimmed)
+    assert ev is not None and ev.paths == ["/x"]
     assert dec.malformed == 0
 
 
-def test_header_only_samples_carry_no_paths(dec):
+def test_single_path_samples_carry_only_its_bytes(dec):
+    ev = dec.decode(0, short(record(paths=["/etc/shadow"], comm=b"vi")) + b"/etc/shadow\0")
+    assert ev.paths == ["/etc/shadow"] and ev.comm == "vi" and ev.syscall_name == "openat"
+    assert dec.malformed == 0
+
+
+def test_a_path_the_sample_does_not_hold_is_malformed(dec):
     ev = dec.decode(0, short(record(paths=["/etc/shadow"], comm=b"vi")))
-    assert ev.paths == [] and ev.comm == "vi" and ev.syscall_name == "openat"
+    assert ev.paths == [] and ev.comm == "vi"  # the record is kept, without the path
+    assert dec.malformed == 1
 
 
 @pytest.mark.parametrize("size", [0, 8, HDR - 1, FULL + 16, 4096])
