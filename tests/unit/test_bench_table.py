@@ -19,8 +19,10 @@ def s1_report():
                       ConfigResult("kernel audit", [900.0, 950.0, 1000.0]),
                       ConfigResult("bpfaudit", [800.0, 812.0, 790.0],
                                    extra={"bpf_stats": {"enter_ns_per_run": 120.0, "exit_ns_per_run": 60.0},
-                                          "runs": [{"calls": 10, "own_records": 0, "foreign_tracers": 2},
-                                                   {"calls": 10, "own_records": 0, "foreign_tracers": 0}]})],
+                                          "runs": [{"calls": 10, "own_records": 0, "foreign_tracers": 2,
+                                                    "records": 7, "lost": 1},
+                                                   {"calls": 10, "own_records": 0, "foreign_tracers": 0,
+                                                    "records": 5, "lost": 0}]})],
                      "bare", "kernel audit")
     return {
         "scenarios": {
@@ -51,6 +53,7 @@ def test_config_table_shows_medians_ratios_and_notes():
     assert "1.57x" in bpf_line  # 800 / 510
     assert "enter 120 exit 60" in text
     assert "1/2 runs beside other syscall tracers" in text
+    assert "12 records, 1 lost" in text
 
 
 def test_paired_added_in_table_is_the_median_of_round_differences():
@@ -79,3 +82,11 @@ def test_fmt_x_small_ratios_as_fractions():
     assert fmt_x(2.0) == "2.00x"
     assert fmt_x(0.004) == "1/250"
     assert fmt_x(None) == "-"
+
+
+def test_consumer_cpu_note():
+    from tracer.bench.table import _row_note
+
+    row = {"runs": [{"calls": 1, "consumer_cpu_ms": 50.0, "job_wall_ms": 100.0},
+                    {"calls": 1, "consumer_cpu_ms": 100.0, "job_wall_ms": 100.0}]}
+    assert "consumer CPU 75% of a core" in _row_note(row)

@@ -24,7 +24,7 @@ DEFAULT_WORKLOAD = str(Path(__file__).resolve().parents[2] / "build" / "getppid_
 @app.command()
 def bench(
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the full report here.")] = None,
-    scenarios: Annotated[str, typer.Option(help="Comma-separated scenarios to run: S1,S2,S3.")] = "S1,S2,S3",
+    scenarios: Annotated[str, typer.Option(help="Comma-separated scenarios to run: S1,S2,S3,S4.")] = "S1,S2,S3,S4",
     quick: Annotated[bool, typer.Option("--quick", help="3 rounds of 0.5 s runs (about 2 minutes).")] = False,
     reps: Annotated[Optional[int], typer.Option(help="Rounds of interleaved runs (default 7; 3 with --quick).")] = None,
     seconds: Annotated[Optional[float], typer.Option(help="Length of one S1/S2 run in seconds (default 0.8; 0.5 with --quick).")] = None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Dict, Optional, Tuple
 
-from tracer.bench import bpfstats, kstate, workload
+from tracer.bench import bpfstats, kstate
 from tracer.bench.probes import ProbeSwitch, load_empty
 from tracer.bench.workload import WorkloadResult
 
@@ -21,9 +21,9 @@ class Config:
     def open(self) -> None:
         pass
 
-    def measure(self, binary: str, seconds: float, auid: Optional[int], rate: float = 0
-                ) -> Tuple[WorkloadResult, Dict[str, object]]:
-        return workload.run(binary, seconds, rate, auid), {}
+    def measure(self, job) -> Tuple[WorkloadResult, Dict[str, object]]:
+        """One run of `job` (a workload.GetppidJob or a macro job) with this configuration active."""
+        return job.run(), {}
 
     def close(self) -> None:
         pass
@@ -41,10 +41,10 @@ class BareAuditContext(Config):
 
     name = "bare, audit context"
 
-    def measure(self, binary, seconds, auid, rate=0):
+    def measure(self, job):
         kstate.fast_path(False)
         try:
-            return workload.run(binary, seconds, rate, auid), {}
+            return job.run(), {}
         finally:
             kstate.fast_path(True)
 
@@ -57,13 +57,14 @@ class KernelAudit(Config):
     """
 
     def __init__(self, name: str, extra_rule: Optional[str] = None, auditd=None,
-                 backlog_limit: Optional[int] = None) -> None:
+                 backlog_limit: Optional[int] = None, count_key: Optional[str] = "bench") -> None:
         self.name = name
+        self.count_key = count_key
         self.extra_rule = extra_rule
         self.auditd = auditd
         self.backlog_limit = backlog_limit
 
-    def _run(self, binary, seconds, auid, rate):
+    def _run(self, job):
         from tracer.kaudit import netlink
 
         kstate.fast_path(False)
@@ -74,7 +75,7 @@ class KernelAudit(Config):
         lost0 = kstate.lost()
         kstate.set_enabled(1)
         try:
-            res = workload.run(binary, seconds, rate, auid)
+            res = job.run()
         finally:
             kstate.set_enabled(0)
             if self.extra_rule:
@@ -83,14 +84,15 @@ class KernelAudit(Config):
         return res, {"kaudit_lost": kstate.lost() - lost0,
                      "backlog_limit": netlink.audit_status().backlog_limit}
 
-    def measure(self, binary, seconds, auid, rate=0):
+    def measure(self, job):
         if self.auditd is None:
-            return self._run(binary, seconds, auid, rate)
+            return self._run(job)
         # AuditdRun is itself a kernel_audit_session: it restores rules and
         # backlog settings as they were before this measurement.
         with self.auditd() as run:
-            res, extra = self._run(binary, seconds, auid, rate)
-        extra["auditd_records"] = count_logged(run.log_text(), res.pid)
+            res, extra = self._run(job)
+        if self.count_key:
+            extra["auditd_records"] = count_logged(run.log_text(), res.pid, self.count_key)
         return res, extra
 
 
@@ -114,10 +116,10 @@ class EmptyProbes(Config):
         self.bpf, self.switch = load_empty(self.raw)
         self.switch.off()
 
-    def measure(self, binary, seconds, auid, rate=0):
+    def measure(self, job):
         self.switch.on()
         try:
-            return workload.run(binary, seconds, rate, auid), {}
+            return job.run(), {}
         finally:
             self.switch.off()
 
@@ -138,8 +140,9 @@ class Bpfaudit(Config):
     """
 
     def __init__(self, name: str, ruleset, wakeup_events: int = 64, page_cnt: int = 256,
-                 drain_ms: int = 100, decode: bool = True) -> None:
+                 drain_ms: int = 100, decode: bool = True, count_own: bool = True) -> None:
         self.name = name
+        self.count_own = count_own  # count the records of the workload's own pid (one-process workloads)
         self.ruleset = ruleset
         self.decode = decode
         self.options = dict(wakeup_events=wakeup_events, page_cnt=page_cnt, drain_ms=drain_ms)
@@ -169,7 +172,8 @@ class Bpfaudit(Config):
             return
         batch = self.cap.poll(timeout_ms)
         tally["records"] += len(batch)
-        tally["own_records"] += sum(1 for e in batch if e.pid == pid)
+        if self.count_own:
+            tally["own_records"] += sum(1 for e in batch if e.pid == pid)
 
     def _drain(self, before: Dict[str, int], tally: Dict[str, int], pid: int, timeout: float = 10.0
                ) -> Dict[str, int]:
@@ -187,20 +191,24 @@ class Bpfaudit(Config):
                 d["queued"] = now["queued"]
                 return d
 
-    def measure(self, binary, seconds, auid, rate=0):
+    def measure(self, job):
         self.cap.poll(0)
         before = self.cap.losses()
-        tally = {"records": 0, "own_records": 0}
+        tally = {"records": 0, "own_records": 0} if self.count_own else {"records": 0}
+        # the benchmark process's CPU (reader thread + consumer) while the job runs: bpfaudit's user-space cost
+        cpu0 = time.process_time()
         self.switch.on()
         try:
-            proc = workload.start(binary, seconds, rate, auid)
+            proc = job.start()
             while proc.poll() is None:
                 self._consume(tally, proc.pid)
-            res = workload.finish(proc)
+            res = job.finish(proc)
+            consumer_cpu = time.process_time() - cpu0
         finally:
             self.switch.off()
         d = self._drain(before, tally, res.pid)
-        return res, {**tally, "emitted": d["emitted"], "lost": d["emitted"] - d["delivered"], "losses": d}
+        return res, {**tally, "emitted": d["emitted"], "lost": d["emitted"] - d["delivered"], "losses": d,
+                     "consumer_cpu_ms": round(consumer_cpu * 1000, 1), "job_wall_ms": round(res.ns / 1e6, 1)}
 
     def program_fds(self) -> Dict[str, int]:
         return self.switch.program_fds()
@@ -211,7 +219,7 @@ class Bpfaudit(Config):
             self.cap = None
 
 
-def bpf_run_stats(config, binary: str, seconds: float, auid: Optional[int]) -> Dict[str, Optional[float]]:
+def bpf_run_stats(config, job) -> Dict[str, Optional[float]]:
     """One extra run with kernel.bpf_stats_enabled: ns per run of the enter and exit programs.
 
     Kept out of the timed repetitions: the statistics add two clock reads to every run.
@@ -221,7 +229,7 @@ def bpf_run_stats(config, binary: str, seconds: float, auid: Optional[int]) -> D
     with bpfstats.stats_enabled():
         ids = {k: bpfstats.prog_id(fd) for k, fd in config.program_fds().items()}
         before = {k: bpfstats.run_counters(i) for k, i in ids.items()}
-        config.measure(binary, seconds, auid)
+        config.measure(job)
         after = {k: bpfstats.run_counters(i) for k, i in ids.items()}
     for k in ids:
         out[f"{k}_ns_per_run"] = bpfstats.ns_per_run(before[k], after[k])

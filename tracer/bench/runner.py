@@ -17,7 +17,7 @@ def rotation(n: int, rep: int) -> List[int]:
     return list(range(k, n)) + list(range(k))
 
 
-def interleave(configs: List[Config], reps: int, binary: str, seconds: float, auid: Optional[int],
+def interleave(configs: List[Config], reps: int, job,
                log: Callable[[str], None] = lambda s: None, quiet: Optional[QuietWaiter] = None,
                metric: str = "wall") -> Dict[str, ConfigResult]:
     """Runs every configuration `reps` times; each run records the foreign tracers seen before it.
@@ -30,7 +30,7 @@ def interleave(configs: List[Config], reps: int, binary: str, seconds: float, au
         for i in rotation(len(configs), rep):
             c = configs[i]
             foreign = quiet() if quiet else []
-            res, extra = c.measure(binary, seconds, auid)
+            res, extra = c.measure(job)
             extra["foreign_tracers"] = len(foreign)
             r = results[c.name]
             r.samples.append(metric_value(res, metric))

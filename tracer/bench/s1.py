@@ -10,6 +10,7 @@ from tracer.bench.configs import Bare, BareAuditContext, Bpfaudit, EmptyProbes, 
 from tracer.bench.quiet import QuietWaiter
 from tracer.bench.runner import interleave, opened
 from tracer.bench.stats import ConfigResult, at_most, ratio, summarize
+from tracer.bench.workload import GetppidJob
 
 
 def run_s1(binary: str, reps: int, seconds: float, log: Callable[[str], None],
@@ -18,6 +19,7 @@ def run_s1(binary: str, reps: int, seconds: float, log: Callable[[str], None],
     from tracer.kaudit.state import auditctl, kernel_audit_session
     from tracer.rules import parse_text
 
+    job = GetppidJob(binary, seconds, auid=None)
     lines, files = kstate.stock_rule_lines()
     with kernel_audit_session():
         auditctl("-D")
@@ -40,11 +42,11 @@ def run_s1(binary: str, reps: int, seconds: float, log: Callable[[str], None],
         with AuditdRun(tuned=False):
             kstate.set_enabled(0)
             with opened(configs, log):
-                results = interleave(configs, reps, binary, seconds, None, log, quiet, metric="cpu")
+                results = interleave(configs, reps, job, log, quiet, metric="cpu")
                 for c in configs:
                     if hasattr(c, "program_fds"):
                         log(f"bpf_stats run: {c.name}")
-                        results[c.name].extra["bpf_stats"] = bpf_run_stats(c, binary, seconds, None)
+                        results[c.name].extra["bpf_stats"] = bpf_run_stats(c, job)
     notes = [f"rules: the {len(loaded)} `-a` lines of {len(files)} files "
              f"/usr/share/doc/auditd/examples/rules/30-ospp-v42*.rules",
              f"listed: plus `{kstate.BENCH_RULE}` (getppid passes the per-syscall pre-filter, auid rejects)",

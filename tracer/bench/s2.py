@@ -10,6 +10,7 @@ from tracer.bench.configs import Bare, Bpfaudit, KernelAudit, bpf_run_stats
 from tracer.bench.quiet import QuietWaiter
 from tracer.bench.runner import interleave, opened
 from tracer.bench.stats import at_most, ratio, summarize
+from tracer.bench.workload import GetppidJob
 
 TUNED_BACKLOG = 8192
 DEFAULT_NAME = "kernel audit + auditd default"
@@ -23,6 +24,7 @@ def run_s2(binary: str, reps: int, seconds: float, log: Callable[[str], None],
     from tracer.kaudit.state import auditctl, kernel_audit_session
     from tracer.rules import parse_text
 
+    job = GetppidJob(binary, seconds, auid=1000)
     with kernel_audit_session() as before:
         auditctl("-D")
         kstate.set_enabled(0)
@@ -35,9 +37,9 @@ def run_s2(binary: str, reps: int, seconds: float, log: Callable[[str], None],
             Bpfaudit(OURS, parse_text(kstate.BENCH_RULE)),
         ]
         with opened(configs, log):
-            results = interleave(configs, reps, binary, seconds, 1000, log, quiet)
+            results = interleave(configs, reps, job, log, quiet)
             log(f"bpf_stats run: {OURS}")
-            results[OURS].extra["bpf_stats"] = bpf_run_stats(configs[-1], binary, seconds, 1000)
+            results[OURS].extra["bpf_stats"] = bpf_run_stats(configs[-1], job)
     rows = list(results.values())
     summarize(rows, "bare", TUNED_NAME)
     default = results[DEFAULT_NAME]

@@ -15,6 +15,7 @@ from tracer.bench.quiet import QuietWaiter
 from tracer.bench.runner import opened
 from tracer.bench.stats import at_least
 from tracer.bench.stepping import Step, ceiling, next_rate
+from tracer.bench.workload import GetppidJob
 
 CONSUMERS = {"decode": "per-record consumer (poll() decodes each record)",
              "count": "reader thread only (raw samples counted, not decoded)"}
@@ -31,7 +32,7 @@ def search(config: Bpfaudit, binary: str, seconds: float, log: Callable[[str], N
     rate = next_rate(history, start=start, max_steps=max_steps)
     while rate is not None:
         foreign = quiet() if quiet else []
-        res, extra = config.measure(binary, seconds, 1000, rate=rate)
+        res, extra = config.measure(GetppidJob(binary, seconds, rate, auid=1000))
         losses = extra["losses"]
         lossless = extra["lost"] == 0 and not any(losses[k] for k in LOSS_COUNTERS)
         history.append(Step(rate, res.calls_per_s, lossless))

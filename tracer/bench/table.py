@@ -32,12 +32,16 @@ def _row_note(row: Dict) -> str:
     if stats:
         parts.append("bpf_stats ns/run enter {} exit {}".format(
             *(fmt_ns(stats.get(f"{k}_ns_per_run")) for k in ("enter", "exit"))))
-    if "lost_total" in row:
-        parts.append(f"{row['records_total']:,} records, {row['lost_total']:,} lost")
     runs = row.get("runs", [])
+    if any("records" in r for r in runs):
+        parts.append(f"{sum(r['records'] for r in runs):,} records, {sum(r['lost'] for r in runs):,} lost")
     own = [r["own_records"] for r in runs if "own_records" in r]
     if own and sum(own):
         parts.append(f"workload's records {sum(own):,} of {_issued(runs):,} calls")
+    cons = [r for r in runs if "consumer_cpu_ms" in r]
+    if cons:
+        busy = sum(r["consumer_cpu_ms"] for r in cons) / max(1e-9, sum(r["job_wall_ms"] for r in cons))
+        parts.append(f"consumer CPU {busy:.0%} of a core")
     disturbed = sum(1 for r in runs if r.get("foreign_tracers"))
     if disturbed:
         parts.append(f"{disturbed}/{len(runs)} runs beside other syscall tracers")
@@ -52,7 +56,7 @@ def _row_note(row: Dict) -> str:
 
 def config_table(scenario: Dict) -> Table:
     t = Table(title=scenario["title"], title_justify="left")
-    for col in ("configuration", "ns/call (median)", "range", "added ns", "x bare", "x kaudit",
+    for col in ("configuration", "median", "range", "added", "x bare", "x kaudit",
                 "added / kaudit added", "notes"):
         t.add_column(col, justify="left" if col in ("configuration", "notes") else "right",
                      overflow="fold")

@@ -76,3 +76,22 @@ def finish(proc: subprocess.Popen, timeout: Optional[float] = None) -> WorkloadR
 
 def run(binary: str, seconds: float, rate: float = 0, auid: Optional[int] = None) -> WorkloadResult:
     return finish(start(binary, seconds, rate, auid), timeout=seconds * 20 + 60)
+
+
+@dataclass(frozen=True)
+class GetppidJob:
+    """One run of the getppid workload: what configurations measure (see tracer.bench.macro for others)."""
+
+    binary: str
+    seconds: float
+    rate: float = 0
+    auid: Optional[int] = None
+
+    def start(self) -> subprocess.Popen:
+        return start(self.binary, self.seconds, self.rate, self.auid)
+
+    def finish(self, proc: subprocess.Popen) -> WorkloadResult:
+        return finish(proc, timeout=self.seconds * 20 + 60)
+
+    def run(self) -> WorkloadResult:
+        return self.finish(self.start())
