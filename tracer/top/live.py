@@ -110,6 +110,12 @@ def run_top(
                         break
             except KeyboardInterrupt:
                 pass  # Ctrl-C quits; the with-blocks detach and restore the terminal
+        if not interactive:
+            # drain what is in flight so the printed totals add up
+            events = source.poll(0)
+            if pid is not None:
+                events = [e for e in events if e.pid == pid]
+            agg.feed(events, source.clock())
         agg.observe_losses(source.losses(), source.clock())
         snap = take()
     if not interactive:
