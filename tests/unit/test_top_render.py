@@ -139,3 +139,9 @@ def test_extra_capture_losses_get_their_own_column():
     assert "stash full + malformed" in text_of(render(snap, 200, 50), 200, 50)
     assert len(build([losses(stash_full=0, malformed=0)] * 3).losses) == 4 + 1  # reported, zero
     assert len(build().losses) == 4  # not reported: no column
+
+
+def test_a_source_without_counters_does_not_claim_no_loss():
+    text = text_of(render(build(), 80, 24), 80, 24)
+    assert "no loss counters in this source" in text and "no loss " not in text.replace(
+        "no loss counters", "")

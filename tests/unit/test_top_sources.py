@@ -129,3 +129,23 @@ def test_live_source_drives_the_capture_api(monkeypatch):
         assert len(src.poll(50)) == 1 and src.losses() == {"perf_lost": 0}
     assert calls[0] == ("open", CaptureOptions(rules=ruleset, pid=42))
     assert calls[1:] == ["enter", ("poll", 50), "exit"]
+
+
+# One line `bpfaudit trace --format json` wrote on the development VM (the demo's
+# open of a missing file), kept verbatim to hold the replay to the real format.
+RECORDED = (
+    '{"time":1795356165.714071,"serial":6,"arch":3221225534,"syscall":257,'
+    '"syscall_name":"openat","success":false,"exit":-2,'
+    '"args":[4294967196,140480411701264,524288,0,0,0],"ppid":1,"pid":23680,"tid":23680,'
+    '"auid":4294967295,"uid":0,"gid":0,"euid":0,"suid":0,"fsuid":0,"egid":0,"sgid":0,'
+    '"fsgid":0,"ses":4294967295,"tty":"(none)","comm":"python","exe":"/usr/bin/python3.11",'
+    '"key":"any","rule":0,"paths":["/tmp/bpfaudit-demo-c9b18_or/missing/nothing-here"],'
+    '"enter_ns":4206557309365,"exit_ns":4206557312530,"cpu":1,"seq":5,"duration_ns":3165}'
+)
+
+
+def test_a_recorded_trace_line_replays():
+    ev = parse_record(RECORDED, "trace.jsonl:1")
+    assert (ev.syscall_name, ev.success, ev.exit, ev.pid, ev.key) == ("openat", False, -2, 23680, "any")
+    assert ev.paths == ["/tmp/bpfaudit-demo-c9b18_or/missing/nothing-here"]
+    assert ev.duration_ns == 3165

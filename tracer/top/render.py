@@ -199,6 +199,8 @@ def render_losses(snap: Snapshot, width: int) -> RenderableType:
         border, status = "red", Text(" LOSING RECORDS ", "bold white on red")
     elif ours_lost:
         border, status = "yellow", Text(" records were lost earlier ", "yellow")
+    elif all(c.total is None for c in snap.losses) and not k.available:
+        border, status = "dim", Text(" no loss counters in this source ", "dim")
     else:
         border, status = "green", Text(" no loss ", "green")
     title = Text.assemble(("losses", "bold"), " ", status)
