@@ -85,13 +85,6 @@ def run_trace(options: CaptureOptions, out: TextIO, fmt: str = "audit", duration
         signal.signal(signal.SIGTERM, previous)
 
 
-def loss_summary(losses: Dict[str, int]) -> str:
-    return (
-        f"bpfaudit: {losses['delivered']} records, {losses['bpf_submit_failed']} lost in BPF, "
-        f"{losses['perf_lost']} lost in the ring buffer, {losses['seq_gaps']} sequence gaps"
-    )
-
-
 def _syscall_names(names: Optional[List[str]]):
     if not names:
         return None
