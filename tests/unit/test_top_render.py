@@ -145,3 +145,10 @@ def test_a_source_without_counters_does_not_claim_no_loss():
     text = text_of(render(build(), 80, 24), 80, 24)
     assert "no loss counters in this source" in text and "no loss " not in text.replace(
         "no loss counters", "")
+
+
+@pytest.mark.parametrize("width,height", [(20, 5), (40, 10), (80, 8), (300, 100)])
+def test_odd_terminal_sizes_are_cropped_not_overflowed(width, height):
+    lines = text_of(render(build(), width, height), width, height).rstrip("\n").split("\n")
+    assert len(lines) <= height and all(len(ln) <= width for ln in lines)
+    assert lines[0].startswith("bpfaudit top"[:width])
