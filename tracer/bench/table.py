@@ -68,7 +68,8 @@ def config_table(scenario: Dict) -> Table:
 
 
 def steps_table(scenario: Dict) -> Table:
-    t = Table(title=f"{scenario['title']}: ceiling {fmt_ns(scenario['ceiling_per_s'])}/s",
+    bound = " or more (generator-bound)" if scenario.get("generator_bound") else ""
+    t = Table(title=f"{scenario['title']}: ceiling {fmt_ns(scenario['ceiling_per_s'])}/s{bound}",
               title_justify="left")
     for col in ("target /s", "achieved /s", "records", "lost", "lossless", "other tracers"):
         t.add_column(col, justify="right")
