@@ -8,7 +8,6 @@ import re
 import shutil
 import subprocess
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -71,11 +70,11 @@ class Tmux:
     """
 
     def __init__(self, tmp_path: Path):
-        self.sock = f"bpfaudit-top-{uuid.uuid4().hex[:8]}"
+        self.sock = tmp_path / "tmux.sock"  # private server, cleaned up with tmp_path
         self.rc_file = tmp_path / "rc"
 
     def run(self, *args, check=True) -> str:
-        return subprocess.run(["tmux", "-L", self.sock, "-f", "/dev/null", *args],
+        return subprocess.run(["tmux", "-S", str(self.sock), "-f", "/dev/null", *args],
                               check=check, capture_output=True, text=True).stdout
 
     def start(self, command: str) -> None:
