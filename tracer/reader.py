@@ -41,6 +41,35 @@ class ExeCache:
     def forget(self, pid: int) -> None:
         self._cache.pop(pid, None)
 
+    def learn_exec(self, pid: int, path: str) -> Optional[str]:
+        """After a successful execve of `path` by `pid`: the process's new exe.
+
+        /proc/PID/exe while the process lives; once it is gone (short-lived
+        commands usually are by the time their record is read), the file the
+        kernel ran: the path resolved, or a script's interpreter.
+        """
+        self.forget(pid)
+        exe = self.get(pid)
+        if exe is None and path.startswith("/"):
+            exe = _image_of(path)
+            self._cache[pid] = exe
+        return exe
+
+
+def _image_of(path: str) -> Optional[str]:
+    """The executable the kernel runs for `path`: the file itself, or its #! interpreter."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(256)
+    except OSError:
+        return None
+    if head.startswith(b"#!"):
+        words = head[2:].split(b"\n", 1)[0].split()
+        if not words or not words[0].startswith(b"/"):
+            return None
+        return os.path.realpath(words[0].decode("utf-8", "surrogateescape"))
+    return os.path.realpath(path)
+
 
 class RecordDecoder:
     """One instance per capture: holds the per-CPU sequence state and counters."""
@@ -108,7 +137,9 @@ class RecordDecoder:
         exit_code = rec.exit
         success = not (-4095 <= exit_code < 0)
         if name in self._exec_names and success:
-            self._exe.forget(rec.pid)
+            exe = self._exe.learn_exec(rec.pid, paths[0] if paths else "")
+        else:
+            exe = self._exe.get(rec.pid)
         self._serial += 1
         return SyscallEvent(
             time=(rec.exit_ns / 1e9) + self._mono_to_wall,
@@ -124,7 +155,7 @@ class RecordDecoder:
             fsuid=rec.fsuid, egid=rec.egid, sgid=rec.sgid, fsgid=rec.fsgid, ses=rec.ses,
             tty=rec.tty.decode("ascii", "replace") or "(none)",
             comm=rec.comm.decode("utf-8", "surrogateescape"),
-            exe=self._exe.get(rec.pid),
+            exe=exe,
             key=self._key(rule),
             rule=rule,
             paths=paths,

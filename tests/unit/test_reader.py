@@ -251,3 +251,28 @@ def test_exe_cache_is_bounded_and_keeps_the_recently_used(monkeypatch):
     assert len(reads) == 3
     cache.get(2)
     assert reads[-1] == "/proc/2/exe" and len(reads) == 4
+
+
+def test_exec_of_a_process_already_gone_names_the_file_it_ran(tmp_path):
+    """Short-lived commands have exited before their records are read: the execve's path tells."""
+    dec = RecordDecoder(RULES)
+    gone = 0x7FFFFFF0
+    link = tmp_path / "sh-link"
+    link.symlink_to("/bin/sh")
+    ev = dec.decode(0, full(record(seq=1, pid=gone, syscall=EXECVE, exit=0, paths=[str(link)])))
+    assert ev.exe == os.path.realpath("/bin/sh")  # resolved, as the kernel reports it
+    assert dec.decode(0, short(record(seq=2, pid=gone))).exe == os.path.realpath("/bin/sh")  # and remembered
+
+
+def test_exec_of_a_script_names_its_interpreter(tmp_path):
+    script = tmp_path / "hello"
+    script.write_text("#!/bin/sh -e\necho hi\n")
+    dec = RecordDecoder(RULES)
+    ev = dec.decode(0, full(record(seq=1, pid=0x7FFFFFF1, syscall=EXECVE, exit=0, paths=[str(script)])))
+    assert ev.exe == os.path.realpath("/bin/sh")
+
+
+def test_exec_of_a_relative_path_by_a_gone_process_stays_unknown():
+    dec = RecordDecoder(RULES)
+    ev = dec.decode(0, full(record(seq=1, pid=0x7FFFFFF2, syscall=EXECVE, exit=0, paths=["bin/true"])))
+    assert ev.exe is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import threading
 import time
 from typing import Annotated, Dict, List, Optional, TextIO
 
@@ -38,21 +39,20 @@ EPILOG = """Examples:
 Records are written as auditd writes them (ausearch -if FILE reads them) or as JSON lines."""
 
 
-class Stop(Exception):
-    """SIGTERM: leave the loop and detach like Ctrl-C."""
-
-
 def run_trace(options: CaptureOptions, out: TextIO, fmt: str = "audit", duration: Optional[float] = None,
               notes: Optional[TextIO] = None, ledger: Optional[LossLedger] = None) -> Dict[str, int]:
     """Traces until `duration` seconds pass, Ctrl-C or SIGTERM; returns the capture's loss counters
     and, when given `ledger`, leaves the final reading in it."""
     render = FORMATS[fmt]
     deadline = None if duration is None else time.monotonic() + duration
+    stop = threading.Event()
 
-    def on_term(signum, frame):
-        raise Stop()
+    # Ctrl-C and SIGTERM end the loop between batches: an exception raised
+    # inside one would drop the rest of a batch already taken from the queue
+    def on_signal(signum, frame):
+        stop.set()
 
-    previous = signal.signal(signal.SIGTERM, on_term)
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with open_capture(options) as cap:
             if notes is not None:
@@ -61,16 +61,13 @@ def run_trace(options: CaptureOptions, out: TextIO, fmt: str = "audit", duration
                 for note in cap.startup_notes:
                     notes.write(f"bpfaudit: {note}\n")
                 notes.flush()
-            try:
-                while deadline is None or time.monotonic() < deadline:
-                    events = cap.poll()
-                    for ev in events:
-                        out.write(render(ev))
-                    out.flush()
-                    if ledger is not None:
-                        ledger.observe(events)
-            except (KeyboardInterrupt, Stop):
-                pass
+            while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
+                events = cap.poll()
+                for ev in events:
+                    out.write(render(ev))
+                out.flush()
+                if ledger is not None:
+                    ledger.observe(events)
             # records submitted before detaching are still on their way
             cap.detach()
             events = cap.poll(0)
@@ -82,7 +79,8 @@ def run_trace(options: CaptureOptions, out: TextIO, fmt: str = "audit", duration
                 ledger_update(ledger, cap)
             return cap.losses()
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _syscall_names(names: Optional[List[str]]):
