@@ -43,7 +43,7 @@ static __always_inline void selfcheck_fill(struct ba_config *cfg)
 
 	if (!rec)
 		return;
-	read_ids(task, task_abi(task), &ids);
+	read_ids(task, task_abi(task), &ids, BA_SLOTS_ALL);
 	fill_identity(task, &ids, rec);
 	rec->arch = ids.arch;
 	rec->seq = 1;
@@ -93,7 +93,7 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter)
 		struct ba_ids ids = {};
 		__u64 a[4] = { args->args[0], args->args[1], args->args[2], args->args[3] };
 
-		read_ids(task, abi, &ids);
+		read_ids(task, abi, &ids, sc->slots);
 		set_ids(c, &ids);
 		set_args(c, a);
 		eval_rules(c, sc);
@@ -149,7 +149,7 @@ TRACEPOINT_PROBE(raw_syscalls, sys_exit)
 	/* identity as the kernel reports it: at exit */
 	struct ba_ids ids = {};
 	void *task = (void *)bpf_get_current_task();
-	read_ids(task, rec->abi & 1, &ids);
+	read_ids(task, rec->abi & 1, &ids, BA_SLOTS_ALL);
 
 	if (!(rec->flags & BA_REC_DECIDED)) {
 		struct eval_ctx *c = new_eval_ctx(sc);

@@ -118,7 +118,7 @@ struct ba_syscall {
 	__u8 nrules;		/* entries used in rule[]; 0: no rule, not traced */
 	__u8 flags;		/* BA_SC_* */
 	__u8 path_arg[2];	/* argument index of a pathname, BA_NO_PATH if none */
-	__u8 pad[4];
+	__u32 slots;		/* bit per BA_SLOT_* the candidate rules compare */
 	__u8 rule[32];		/* rule indices (BA_MAX_CANDIDATES) */
 };
 _Static_assert(sizeof(struct ba_syscall) == 40, "ba_syscall size");

@@ -8,6 +8,7 @@
 #define BPFAUDIT_TASK_H
 
 #include "record.h"
+#include "rules.h"
 
 #define BA_TS_COMPAT 0x0002	/* x86 thread_info.status: 32-bit syscall active */
 
@@ -43,17 +44,34 @@ static __always_inline __u32 task_abi(void *task)
 	return read_u32(task, BA_OFF_TASK_TI_STATUS) & BA_TS_COMPAT ? BA_ABI_COMPAT : BA_ABI_NATIVE;
 }
 
-static __always_inline void read_ids(void *task, __u32 abi, struct ba_ids *ids)
-{
-	void *parent = read_ptr(task, BA_OFF_TASK_REAL_PARENT);
-	void *cred = read_ptr(task, BA_OFF_TASK_CRED);
+#define BA_SLOTS_CRED ((1u << BA_SLOT_UID) | (1u << BA_SLOT_GID) | (1u << BA_SLOT_SUID) | \
+		       (1u << BA_SLOT_SGID) | (1u << BA_SLOT_EUID) | (1u << BA_SLOT_EGID) | \
+		       (1u << BA_SLOT_FSUID) | (1u << BA_SLOT_FSGID))
+#define BA_SLOTS_ALL 0xffffffffu
 
+/*
+ * Reads the identity values the rules compare; `need` (BA_SLOT_* bits) says
+ * which: at sys_enter only those of the syscall's candidate rules, so that a
+ * call rejected on its auid costs one read, not seven. Unread values are 0.
+ */
+static __always_inline void read_ids(void *task, __u32 abi, struct ba_ids *ids, __u32 need)
+{
 	ids->pid = bpf_get_current_pid_tgid() >> 32;
-	ids->ppid = parent ? read_u32(parent, BA_OFF_TASK_TGID) : 0;
-	ids->auid = read_u32(task, BA_OFF_TASK_LOGINUID);
-	ids->ses = read_u32(task, BA_OFF_TASK_SESSIONID);
-	ids->pers = read_u32(task, BA_OFF_TASK_PERSONALITY);
 	ids->arch = abi == BA_ABI_COMPAT ? BA_AUDIT_ARCH_I386 : BA_AUDIT_ARCH_X86_64;
+	if (need & (1u << BA_SLOT_PPID)) {
+		void *parent = read_ptr(task, BA_OFF_TASK_REAL_PARENT);
+
+		ids->ppid = parent ? read_u32(parent, BA_OFF_TASK_TGID) : 0;
+	}
+	if (need & ((1u << BA_SLOT_AUID) | (1u << BA_SLOT_LOGINUID_SET)))
+		ids->auid = read_u32(task, BA_OFF_TASK_LOGINUID);
+	if (need & (1u << BA_SLOT_SES))
+		ids->ses = read_u32(task, BA_OFF_TASK_SESSIONID);
+	if (need & (1u << BA_SLOT_PERS))
+		ids->pers = read_u32(task, BA_OFF_TASK_PERSONALITY);
+	if (!(need & BA_SLOTS_CRED))
+		return;
+	void *cred = read_ptr(task, BA_OFF_TASK_CRED);
 #ifdef BA_CRED_CONTIGUOUS
 	bpf_probe_read_kernel(ids->cred, sizeof(ids->cred), cred + BA_OFF_CRED_UID);
 #else

@@ -8,6 +8,7 @@ import ctypes
 import os
 import re
 import time
+from functools import lru_cache
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Set
@@ -31,6 +32,12 @@ class Filters:
     failed_only: bool = False
     syscalls: Optional[Set[str]] = None
     auid: Optional[int] = None
+
+
+@lru_cache(maxsize=2)
+def running_kernel_offsets(btf_path: str = "") -> Dict[str, int]:
+    """KERNEL_FIELDS offsets of the running kernel (parsing BTF takes ~0.5 s: once per process)."""
+    return kernel_offsets(load_vmlinux_btf(btf_path))
 
 
 def require_root() -> None:
@@ -117,7 +124,7 @@ def load_program(rules: Sequence[KernelRule], filters: Filters = Filters()) -> P
     """
     require_root()
     bcc = import_bcc()
-    offsets = kernel_offsets(load_vmlinux_btf())
+    offsets = running_kernel_offsets(os.environ.get("BPFAUDIT_BTF", ""))
     headers = header_tree()
     tables = build_tables(rules, filters.syscalls)
     try:

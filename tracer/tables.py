@@ -132,6 +132,10 @@ def build_tables(rules: Sequence[KernelRule], only_syscalls: Optional[Set[str]] 
                 )
             e = Syscall()
             e.nrules = len(cands)
+            e.slots = 0
+            for i in cands:
+                for f in rules[i].fields:
+                    e.slots |= 1 << field_slot(f.type)
             for j, i in enumerate(cands):
                 e.rule[j] = i
             meta = _NEWER_BY_NR.get(nr, name) if name == str(nr) else name

@@ -10,7 +10,7 @@ import time
 from collections import Counter
 from types import SimpleNamespace
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from tracer.capture import CaptureOptions, open_capture
@@ -61,7 +61,10 @@ def _build(tmp_path_factory):
 _BIN = {}
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+# No shrinking: every example loads BPF, so shrinking takes many minutes; a
+# failure prints its rules, which is what is needed to reproduce it.
+@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck),
+          phases=[Phase.explicit, Phase.reuse, Phase.generate])
 @given(rules=rulesets, args=calls)
 def test_bpf_decides_as_the_reference_evaluator(tmp_path_factory, rules, args):
     binary = _BIN.get("b") or _BIN.setdefault("b", _build(tmp_path_factory))

@@ -250,3 +250,15 @@ def test_every_syscall_meta_name_reaches_the_table():
             e = t.syscalls[key]
             assert list(e.path_arg) == (list(PATH_ARGS.get(name, ())) + [L.BA_NO_PATH] * 2)[:2], name
             assert bool(e.flags & L.BA_SC_CHANGES_CREDS) == (name in CHANGES_CREDS), name
+
+
+def test_each_syscall_entry_names_the_value_slots_its_candidate_rules_compare():
+    """sys_enter reads only these identity values: they must cover every field of every candidate."""
+    L = layout()
+    auid_rule = KernelRule(L.BA_ACT_ALWAYS, frozenset({110}), (FieldCheck(L.BA_F_LOGINUID, L.BA_OP_GE, 1000),))
+    cred_rule = KernelRule(L.BA_ACT_ALWAYS, frozenset({110, 257}),
+                           (FieldCheck(L.BA_F_EUID, L.BA_OP_EQ, 0), FieldCheck(L.BA_F_PPID, L.BA_OP_EQ, 1)))
+    t = build_tables([auid_rule, cred_rule])
+    getppid, openat = t.syscalls[110], t.syscalls[257]
+    assert getppid.slots == (1 << L.BA_SLOT_AUID) | (1 << L.BA_SLOT_EUID) | (1 << L.BA_SLOT_PPID)
+    assert openat.slots == (1 << L.BA_SLOT_EUID) | (1 << L.BA_SLOT_PPID)
