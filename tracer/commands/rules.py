@@ -29,15 +29,21 @@ matches) or not applicable (control options, lists other than exit). Exit code 2
 CTX = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 
-@app.command("list", context_settings=CTX, epilog=EPILOG_LIST)
-def list_rules(ctx: typer.Context, rules: RulesOpt = None, rule: RuleOpt = None) -> None:
-    """Print the rules in auditctl -l form (the built-in default without -R)."""
+def _load_reporting_warnings(rules, rule, args):
+    """The rule set, warnings on stderr; a bad rule ends the command with one line and exit 2."""
     try:
-        rs = _load(rules, rule, ctx.args)
+        rs = _load(rules, rule, args)
     except BpfauditError as err:
         _fail(err)
     for w in rs.warnings:
         typer.echo(f"warning: {w}", err=True)
+    return rs
+
+
+@app.command("list", context_settings=CTX, epilog=EPILOG_LIST)
+def list_rules(ctx: typer.Context, rules: RulesOpt = None, rule: RuleOpt = None) -> None:
+    """Print the rules in auditctl -l form (the built-in default without -R)."""
+    rs = _load_reporting_warnings(rules, rule, ctx.args)
     lines = rs.canonical()
     if not lines:
         typer.echo("No rules")
@@ -50,12 +56,7 @@ def lint_rules(ctx: typer.Context, rules: RulesOpt = None, rule: RuleOpt = None)
     """Say for each rule how bpfaudit evaluates it."""
     from tracer.rules.lint import lint
 
-    try:
-        rs = _load(rules, rule, ctx.args)
-    except BpfauditError as err:
-        _fail(err)
-    for w in rs.warnings:
-        typer.echo(f"warning: {w}", err=True)
+    rs = _load_reporting_warnings(rules, rule, ctx.args)
     report = lint(rs)
     for line in report:
         typer.echo(str(line))

@@ -150,7 +150,7 @@ class AuditdRun:
         return self
 
     def _start(self, stack: contextlib.ExitStack) -> None:
-        if self.before is not None and self.before.pid and netlink_pid_alive(self.before.pid):
+        if self.before is not None and self.before.pid and netlink.pid_alive(self.before.pid):
             raise BpfauditError(f"audit pid slot is held by pid {self.before.pid} (not auditd); "
                                 "stop that audit consumer first")
         self._tmpdir = tempfile.mkdtemp(prefix="bpfaudit-auditd-")
@@ -236,13 +236,3 @@ class AuditdRun:
 
     def events(self) -> list[AuditEvent]:
         return parse_audit_records(self.log_text())
-
-
-def netlink_pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -371,7 +371,8 @@ def loginuid_immutable() -> bool:
     return bool(feats["features"] & (1 << AUDIT_FEATURE_LOGINUID_IMMUTABLE))
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (EPERM: it does, and is not ours)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -405,7 +406,7 @@ class AuditNetlinkReader:
             except OSError:
                 conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.RCVBUF)
             holder = conn.status().pid
-            if holder and holder != os.getpid() and _pid_alive(holder):
+            if holder and holder != os.getpid() and pid_alive(holder):
                 raise BpfauditError(
                     f"the audit daemon slot is taken by pid {holder} (auditd?); stop it or read its log instead"
                 )
