@@ -87,10 +87,11 @@ def packages_in(path: Path) -> set[str]:
 
 def test_guest_image_carries_every_package_setup_installs():
     # The guest has no network: a package scripts/setup installs but the image
-    # lacks would make every VM run fail at set-up.
+    # lacks would make every VM run fail at set-up. Unindented apt_install lines
+    # are the unconditional ones; indented ones are other distributions' branches.
     setup = (ROOT / "scripts" / "setup").read_text()
     wanted = set()
-    for line in re.findall(r"^\s*apt_install\s+(.+)$", setup, flags=re.M):
+    for line in re.findall(r"^apt_install\s+(.+)$", setup, flags=re.M):
         wanted |= {word for word in line.split() if re.fullmatch(r"[a-z0-9][a-z0-9.+-]+", word)}
     assert "python3-bpfcc" in wanted, "scripts/setup's apt_install line was not found"
     missing = wanted - packages_in(ROOT / "scripts" / "vm" / "packages")
