@@ -40,6 +40,17 @@ def load_exit_rules(lines: List[str]) -> Tuple[List[str], List[str]]:
     return result.loaded, [f"{e.line}: {e.message}" for e in result.errors]
 
 
+def prepare_stock_rules() -> Tuple[List[str], List[str], List[str]]:
+    """Inside a kernel_audit_session: no rules, audit off, the stock `-a` lines loaded
+    and new processes on the fast path. Returns (loaded, refused, files)."""
+    lines, files = stock_rule_lines()
+    auditctl("-D")
+    set_enabled(0)
+    loaded, refused = load_exit_rules(lines)
+    fast_path(True)
+    return loaded, refused, files
+
+
 def fast_path(on: bool) -> None:
     """Adds (on) or deletes the `-a never,task` rule: new processes get no audit context."""
     auditctl("-a" if on else "-d", NEVER_TASK[1])

@@ -16,16 +16,12 @@ from tracer.bench.workload import GetppidJob
 def run_s1(binary: str, reps: int, seconds: float, log: Callable[[str], None],
            quiet: Optional[QuietWaiter] = None) -> Dict[str, object]:
     from tracer.kaudit.auditd import AuditdRun
-    from tracer.kaudit.state import auditctl, kernel_audit_session
+    from tracer.kaudit.state import kernel_audit_session
     from tracer.rules import parse_text
 
     job = GetppidJob(binary, seconds, auid=None)
-    lines, files = kstate.stock_rule_lines()
     with kernel_audit_session():
-        auditctl("-D")
-        kstate.set_enabled(0)
-        loaded, refused = kstate.load_exit_rules(lines)
-        kstate.fast_path(True)
+        loaded, refused, files = kstate.prepare_stock_rules()
         unlisted = parse_text("\n".join(loaded))
         listed = parse_text("\n".join(loaded + [kstate.BENCH_RULE]))
         configs = [

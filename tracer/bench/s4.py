@@ -31,15 +31,11 @@ def rows_for(results: Dict[str, ConfigResult], metric: str) -> List[ConfigResult
 
 def run_s4(reps: int, log: Callable[[str], None], quiet: Optional[QuietWaiter] = None) -> Dict[str, object]:
     from tracer.kaudit.auditd import AuditdRun
-    from tracer.kaudit.state import auditctl, kernel_audit_session
+    from tracer.kaudit.state import kernel_audit_session
     from tracer.rules import parse_text
 
-    lines, files = kstate.stock_rule_lines()
     with kernel_audit_session():
-        auditctl("-D")
-        kstate.set_enabled(0)
-        loaded, refused = kstate.load_exit_rules(lines)
-        kstate.fast_path(True)
+        loaded, _refused, _files = kstate.prepare_stock_rules()
         configs = [Bare(), KernelAudit(KAUDIT, auditd=functools.partial(AuditdRun, tuned=False), count_key=None),
                    Bpfaudit(OURS, parse_text("\n".join(loaded)), count_own=False)]
         with Project() as root, opened(configs, log):
