@@ -3,20 +3,13 @@
 import json
 
 import pytest
-import typer
 from top_fakes import T0, event
 from typer.testing import CliRunner
 
+from tracer import cli
 from tracer.commands import top
 
-# The root app composes command apps as tracer/cli.py does.
-root = typer.Typer()
-root.add_typer(top.app)
-
-
-@root.command(hidden=True)
-def _other() -> None:  # a second command keeps `top` a subcommand, as in the real CLI
-    pass
+root = cli.app  # the real composition of command apps
 
 
 runner = CliRunner()
