@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 from dataclasses import dataclass
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Tuple
 
 from tracer.errors import BpfauditError
 
@@ -21,6 +21,10 @@ class WorkloadResult:
     slice_median_ns_per_call: float = 0.0  # median over ~10 ms slices of wall time per call
     warmup: int = 0  # untimed calls before the timed ones (they are recorded too)
     pid: int = 0  # the workload's pid, to tell its records from other processes'
+    # with `-l` (S5): per-call latency as ((low ns, width ns, count), ...) log-linear buckets, and the extremes
+    latency_hist: Tuple[Tuple[int, int, int], ...] = ()
+    latency_min_ns: Optional[int] = None
+    latency_max_ns: Optional[int] = None
 
 
 def login_session(auid: Optional[int]) -> Optional[Callable[[], None]]:
@@ -35,17 +39,18 @@ def login_session(auid: Optional[int]) -> Optional[Callable[[], None]]:
     return set_loginuid
 
 
-def command(binary: str, seconds: float, rate: float = 0) -> List[str]:
-    args = [binary, f"{seconds:g}"]
+def command(binary: str, seconds: float, rate: float = 0, latency: bool = False) -> List[str]:
+    args = [binary, *(["-l"] if latency else []), f"{seconds:g}"]
     if rate:
         args.append(f"{rate:.0f}")
     return args
 
 
-def start(binary: str, seconds: float, rate: float = 0, auid: Optional[int] = None) -> subprocess.Popen:
+def start(binary: str, seconds: float, rate: float = 0, auid: Optional[int] = None,
+          latency: bool = False) -> subprocess.Popen:
     if not os.access(binary, os.X_OK):
         raise BpfauditError(f"workload {binary} is missing: run scripts/bench, which builds it with gcc", 2)
-    return subprocess.Popen(command(binary, seconds, rate), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    return subprocess.Popen(command(binary, seconds, rate, latency), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, preexec_fn=login_session(auid))
 
 
@@ -54,9 +59,10 @@ def parse_output(stdout: str, pid: int = 0) -> WorkloadResult:
     if not lines:
         raise BpfauditError(f"the workload printed no result line (got {stdout.strip()[:200]!r})", 1)
     d = json.loads(lines[-1])
+    hist = tuple((int(lo), int(width), int(n)) for lo, width, n in d.get("lat_hist", ()))
     return WorkloadResult(int(d["calls"]), int(d["ns"]), float(d["ns_per_call"]), float(d["calls_per_s"]),
                           float(d.get("cpu_ns_per_call", 0)), float(d.get("slice_median_ns_per_call", 0)),
-                          int(d.get("warmup", 0)), pid)
+                          int(d.get("warmup", 0)), pid, hist, d.get("lat_min_ns"), d.get("lat_max_ns"))
 
 
 # What a scenario ranks configurations by (WorkloadResult attribute names).
@@ -86,9 +92,10 @@ class GetppidJob:
     seconds: float
     rate: float = 0
     auid: Optional[int] = None
+    latency: bool = False  # time every call (S5's histogram)
 
     def start(self) -> subprocess.Popen:
-        return start(self.binary, self.seconds, self.rate, self.auid)
+        return start(self.binary, self.seconds, self.rate, self.auid, self.latency)
 
     def finish(self, proc: subprocess.Popen) -> WorkloadResult:
         return finish(proc, timeout=self.seconds * 20 + 60)
