@@ -24,14 +24,21 @@ DEFAULT_WORKLOAD = str(Path(__file__).resolve().parents[2] / "build" / "getppid_
 @app.command()
 def bench(
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the full report here.")] = None,
-    scenarios: Annotated[str, typer.Option(help="Comma-separated scenarios to run: S1,S2,S3,S4.")] = "S1,S2,S3,S4",
-    quick: Annotated[bool, typer.Option("--quick", help="3 rounds of 0.5 s runs (about 2 minutes).")] = False,
+    scenarios: Annotated[str, typer.Option(help="Comma-separated scenarios to run: S1,S2,S3,S4,S5.")]
+    = "S1,S2,S3,S4,S5",
+    quick: Annotated[bool, typer.Option("--quick", help="3 rounds of 0.5 s runs, 5 s S5 runs (a few minutes).")]
+    = False,
     reps: Annotated[Optional[int], typer.Option(help="Rounds of interleaved runs (default 7; 3 with --quick).")] = None,
     seconds: Annotated[Optional[float], typer.Option(help="Length of one S1/S2 run in seconds (default 0.8; 0.5 with --quick).")] = None,
     wait_quiet: Annotated[float, typer.Option(help="Before each run, wait up to this many seconds for other "
                                                    "programs on raw_syscalls to detach (0: never wait).")] = 20.0,
     workload: Annotated[str, typer.Option(help="The getppid_loop binary (scripts/bench builds it).")]
     = DEFAULT_WORKLOAD,
+    s5_rate: Annotated[Optional[float], typer.Option(help="S5's rate in getppid/s (default: 3x the S3 ceiling of "
+                                                          "this run, or of a short S3 search when S3 is not run).")]
+    = None,
+    s5_seconds: Annotated[Optional[float], typer.Option(help="Length of each S5 run in seconds (default 30; 5 with "
+                                                             "--quick).")] = None,
 ) -> None:
     """Runs the scenarios, prints the tables and writes --json. Needs root; restores kernel audit."""
     err_console = Console(stderr=True)
@@ -48,6 +55,14 @@ def bench(
             if seconds <= 0:
                 raise BpfauditError("--seconds must be positive", 2)
             settings.seconds = seconds
+        if s5_rate is not None:
+            if s5_rate < 1000:
+                raise BpfauditError("--s5-rate must be at least 1000 getppid/s", 2)
+            settings.s5_rate = s5_rate
+        if s5_seconds is not None:
+            if s5_seconds <= 0:
+                raise BpfauditError("--s5-seconds must be positive", 2)
+            settings.s5_seconds = s5_seconds
         if wait_quiet < 0:
             raise BpfauditError("--wait-quiet must be 0 or more seconds", 2)
         settings.quiet_timeout = wait_quiet

@@ -7,6 +7,7 @@ closed. Between runs every BPF program is detached and kernel audit is off.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Dict, Optional, Tuple
 
@@ -54,11 +55,14 @@ class KernelAudit(Config):
 
     `auditd` is a factory for a context manager running auditd for one
     measurement (tuned vs default); None when the scenario keeps one running.
+    `watch` is a factory for a context manager active exactly while the job
+    runs; the dict it yields is reported as "kaudit_status" (S5: the backlog).
     """
 
     def __init__(self, name: str, extra_rule: Optional[str] = None, auditd=None,
-                 backlog_limit: Optional[int] = None, count_key: Optional[str] = "bench") -> None:
+                 backlog_limit: Optional[int] = None, count_key: Optional[str] = "bench", watch=None) -> None:
         self.name = name
+        self.watch = watch
         self.count_key = count_key
         self.extra_rule = extra_rule
         self.auditd = auditd
@@ -74,15 +78,20 @@ class KernelAudit(Config):
             netlink.set_backlog_limit(self.backlog_limit)
         lost0 = kstate.lost()
         kstate.set_enabled(1)
+        watched: Dict[str, object] = {}
         try:
-            res = job.run()
+            with (self.watch() if self.watch else contextlib.nullcontext(watched)) as watched:
+                res = job.run()
         finally:
             kstate.set_enabled(0)
             if self.extra_rule:
                 kstate.delete_rule(self.extra_rule)
             kstate.fast_path(True)
-        return res, {"kaudit_lost": kstate.lost() - lost0,
-                     "backlog_limit": netlink.audit_status().backlog_limit}
+        extra: Dict[str, object] = {"kaudit_lost": kstate.lost() - lost0,
+                                    "backlog_limit": netlink.audit_status().backlog_limit}
+        if self.watch:
+            extra["kaudit_status"] = watched
+        return res, extra
 
     def measure(self, job):
         if self.auditd is None:

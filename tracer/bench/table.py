@@ -94,10 +94,15 @@ def targets_table(targets: List[Dict]) -> Table:
 
 def build_tables(report: Dict) -> List[Table]:
     """Every table of a report, in scenario order, targets last."""
+    from tracer.bench.overload_table import overload_tables  # it builds on this module's formatting
+
     out: List[Table] = []
     for name in sorted(report["scenarios"]):
         s = report["scenarios"][name]
-        out.append(steps_table(s) if "steps" in s else config_table(s))
+        if s.get("kind") == "overload":
+            out += overload_tables(s)
+        else:
+            out.append(steps_table(s) if "steps" in s else config_table(s))
     if report.get("targets"):
         out.append(targets_table(report["targets"]))
     return out
