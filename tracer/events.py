@@ -7,7 +7,8 @@ from dataclasses import asdict, dataclass, field
 from typing import List, Optional
 
 
-@dataclass
+# slots: the reader builds hundreds of thousands a second, and slots halve the cost of each
+@dataclass(slots=True)
 class SyscallEvent:
     """One syscall as kernel audit's SYSCALL (+ PATH) records describe it.
 

@@ -1,14 +1,16 @@
-"""Turns perf-buffer samples into SyscallEvents: checks each sample's size,
-decodes it with the header-derived layout, tracks per-CPU sequence gaps,
-finishes rule decisions BPF left to user space, and resolves exe."""
+"""Turns perf-buffer samples into SyscallEvents, a batch at a time: checks each
+sample's size, unpacks it with a struct derived from the header, tracks per-CPU
+sequence gaps, finishes rule decisions BPF left to user space, and resolves exe."""
 
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import os
+import struct
 import time
 from collections import OrderedDict
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, Iterable, List, Optional, Sequence
 
 from tracer.events import SyscallEvent
 from tracer.filters import KernelRule
@@ -71,23 +73,87 @@ def _image_of(path: str) -> Optional[str]:
     return os.path.realpath(path)
 
 
+# ba_record's header members in header order, as decode_batch unpacks them.
+# HeaderStruct derives the byte layout from bpf/record.h and refuses a header
+# whose members differ from this list (the decoder's own mirror check).
+HEADER_MEMBERS = (
+    "seq", "enter_ns", "exit_ns", "exit", "args", "arch", "syscall", "pid", "tid", "ppid", "auid", "uid", "gid",
+    "euid", "suid", "fsuid", "egid", "sgid", "fsgid", "ses", "cpu", "rule", "flags", "path_len", "n_paths", "abi",
+    "pad", "comm", "tty",
+)
+# SyscallEvent's fields in declaration order: decode_batch builds events positionally (half the cost of keywords)
+EVENT_FIELDS = (
+    "time", "serial", "arch", "syscall", "syscall_name", "success", "exit", "args", "ppid", "pid", "tid", "auid",
+    "uid", "gid", "euid", "suid", "fsuid", "egid", "sgid", "fsgid", "ses", "tty", "comm", "exe", "key", "rule",
+    "paths", "enter_ns", "exit_ns", "cpu", "seq",
+)
+_INT_CODES = {(1, False): "B", (1, True): "b", (2, False): "H", (2, True): "h",
+              (4, False): "I", (4, True): "i", (8, False): "Q", (8, True): "q"}
+
+
+class LayoutMismatch(Exception):
+    """bpf/record.h's header no longer matches what the decoder unpacks."""
+
+
+class HeaderStruct:
+    """A struct.Struct over the fixed header of ba_record, built from the parsed header:
+    offsets and widths from the ctypes layout, padding members skipped, char arrays as bytes."""
+
+    def __init__(self, rec_type, header_size: int):
+        fmt, pos, members = ["<"], 0, []
+        for name, ctype in rec_type._fields_:
+            off = getattr(rec_type, name).offset
+            if off >= header_size:
+                break
+            if off > pos:
+                fmt.append(f"{off - pos}x")
+            size = ctypes.sizeof(ctype)
+            members.append(name)
+            if name.startswith("pad"):
+                fmt.append(f"{size}x")
+            elif getattr(ctype, "_type_", None) is ctypes.c_char:
+                fmt.append(f"{ctype._length_}s")
+            else:
+                elem = ctype._type_ if hasattr(ctype, "_length_") else ctype
+                count = getattr(ctype, "_length_", 1)
+                signed = elem(-1).value < 0
+                fmt.append(f"{count}{_INT_CODES[ctypes.sizeof(elem), signed]}")
+            pos = off + size
+        if pos != header_size:
+            raise LayoutMismatch(f"ba_record members end at {pos}, BA_RECORD_HDR_SIZE is {header_size}")
+        if tuple(members) != HEADER_MEMBERS:
+            raise LayoutMismatch(f"ba_record header members {members} differ from the decoder's {list(HEADER_MEMBERS)}")
+        self.struct = struct.Struct("".join(fmt))
+        self.members = tuple(members)
+
+
+if tuple(f.name for f in dataclasses.fields(SyscallEvent)) != EVENT_FIELDS:
+    raise LayoutMismatch("SyscallEvent's fields changed: update reader.EVENT_FIELDS and decode_batch")
+
+
 class RecordDecoder:
     """One instance per capture: holds the per-CPU sequence state and counters."""
 
     def __init__(self, rules: Sequence[KernelRule], decide: Optional[UserspaceDecider] = None):
         L = layout()
         self._L = L
-        self._rec_type = L.structs["ba_record"]
-        self._full = ctypes.sizeof(self._rec_type)
+        rec_type = L.structs["ba_record"]
+        self._full = ctypes.sizeof(rec_type)
         self._hdr = L.BA_RECORD_HDR_SIZE
-        self._path_off = self._rec_type.path.offset
+        self._header = HeaderStruct(rec_type, self._hdr)
+        self._path_off = rec_type.path.offset
         self._rules = list(rules)
+        self._keys = tuple(r.key for r in self._rules)
         self._decide = decide
         self._exe = ExeCache()
         self._next_seq: Dict[int, int] = {}
         self._mono_to_wall = time.time() - time.monotonic()
         self._serial = 0
-        self._exec_names = {"execve", "execveat"}
+        self._exec_names = frozenset({"execve", "execveat"})
+        # syscall names by (arch << 32 | nr), comm and tty text by raw bytes: few distinct values per run
+        self._names: Dict[int, str] = {}
+        self._comms: Dict[bytes, str] = {}
+        self._ttys: Dict[bytes, str] = {}
         self.delivered = 0  # samples received from the perf buffer
         self.malformed = 0  # samples of an impossible size or content
         self.seq_gaps = 0  # records BPF numbered but the reader never saw
@@ -95,72 +161,99 @@ class RecordDecoder:
 
     def decode(self, cpu: int, raw: bytes) -> Optional[SyscallEvent]:
         """The event in `raw`, or None when it is malformed or user space filters it out."""
-        self.delivered += 1
-        size = len(raw)
-        if size < self._hdr or size > self._full + 8:  # perf pads samples to 8 bytes
-            self.malformed += 1
-            return None
-        rec = self._rec_type.from_buffer_copy(raw[: self._full].ljust(self._full, b"\0"))
-        expect = self._next_seq.get(rec.cpu)
-        if expect is not None and rec.seq > expect:
-            self.seq_gaps += rec.seq - expect
-        self._next_seq[rec.cpu] = rec.seq + 1
+        out = self.decode_batch(cpu, (raw,))
+        return out[0] if out else None
 
-        # BPF submits only the path bytes in use: take a path only if the sample holds it
-        paths = []
-        for i in range(min(rec.n_paths, self._L.BA_MAX_PATHS)):
-            n = min(rec.path_len[i], self._L.BA_PATH_LEN)
-            start = self._path_off + i * self._L.BA_PATH_LEN
-            if start + n > size:
-                self.malformed += 1
-                break
-            paths.append(raw[start : start + max(n - 1, 0)].decode("utf-8", "surrogateescape"))
-        rule = rec.rule
-        if rec.flags & self._L.BA_REC_USERSPACE_CHECK:
-            event = self._event(rec, paths, rule)
-            if self._decide is None:
-                return event
-            decided = self._decide(event, rule)
-            if decided is None:
-                self.userspace_filtered += 1
-                return None
-            event.rule = decided
-            event.key = self._key(decided)
-            return event
-        return self._event(rec, paths, rule)
+    def decode_batch(self, cpu: int, raws: Iterable[bytes]) -> List[SyscallEvent]:
+        """The events in the samples `raws` of perf ring `cpu`, in order; malformed and
+        user-space-filtered samples are counted and left out."""
+        L = self._L
+        hdr, limit = self._hdr, self._full + 8  # perf pads samples to 8 bytes
+        unpack = self._header.struct.unpack_from
+        path_off, path_slot, max_paths = self._path_off, L.BA_PATH_LEN, L.BA_MAX_PATHS
+        userspace_check = L.BA_REC_USERSPACE_CHECK
+        next_seq, names, comms, ttys, keys = self._next_seq, self._names, self._comms, self._ttys, self._keys
+        nkeys = len(keys)
+        exe_cache, exec_names, wall = self._exe, self._exec_names, self._mono_to_wall
+        exe_get = exe_cache.get
+        Event = SyscallEvent
+        out: List[SyscallEvent] = []
+        append = out.append
+        delivered = malformed = gaps = 0
+        serial = self._serial
+        last_pid, last_exe = -1, None
+        try:
+            for raw in raws:
+                delivered += 1
+                size = len(raw)
+                if size < hdr or size > limit:
+                    malformed += 1
+                    continue
+                (seq, enter_ns, exit_ns, exit_code, a0, a1, a2, a3, a4, a5, arch, nr, pid, tid, ppid, auid, uid, gid,
+                 euid, suid, fsuid, egid, sgid, fsgid, ses, rcpu, rule, flags, plen0, plen1, n_paths, _abi,
+                 comm_b, tty_b) = unpack(raw)
+                expect = next_seq.get(rcpu)
+                if expect is not None and seq > expect:
+                    gaps += seq - expect
+                next_seq[rcpu] = seq + 1
 
-    def _key(self, rule: int) -> Optional[str]:
-        return self._rules[rule].key if 0 <= rule < len(self._rules) else None
+                # BPF submits only the path bytes in use: take a path only if the sample holds it
+                paths = []
+                if n_paths:
+                    for i, n in enumerate((plen0, plen1)[: min(n_paths, max_paths)]):
+                        n = min(n, path_slot)
+                        start = path_off + i * path_slot
+                        if start + n > size:
+                            malformed += 1
+                            break
+                        paths.append(raw[start : start + max(n - 1, 0)].decode("utf-8", "surrogateescape"))
 
-    def _event(self, rec, paths: List[str], rule: int) -> SyscallEvent:
-        name = syscall_name(rec.arch, rec.syscall)
-        exit_code = rec.exit
-        success = not (-4095 <= exit_code < 0)
-        if name in self._exec_names and success:
-            exe = self._exe.learn_exec(rec.pid, paths[0] if paths else "")
-        else:
-            exe = self._exe.get(rec.pid)
-        self._serial += 1
-        return SyscallEvent(
-            time=(rec.exit_ns / 1e9) + self._mono_to_wall,
-            serial=self._serial,
-            arch=rec.arch,
-            syscall=rec.syscall,
-            syscall_name=name,
-            success=success,
-            exit=exit_code,
-            args=list(rec.args),
-            ppid=rec.ppid, pid=rec.pid, tid=rec.tid,
-            auid=rec.auid, uid=rec.uid, gid=rec.gid, euid=rec.euid, suid=rec.suid,
-            fsuid=rec.fsuid, egid=rec.egid, sgid=rec.sgid, fsgid=rec.fsgid, ses=rec.ses,
-            tty=rec.tty.decode("ascii", "replace") or "(none)",
-            comm=rec.comm.decode("utf-8", "surrogateescape"),
-            exe=exe,
-            key=self._key(rule),
-            rule=rule,
-            paths=paths,
-            enter_ns=rec.enter_ns,
-            exit_ns=rec.exit_ns,
-            cpu=rec.cpu,
-            seq=rec.seq,
-        )
+                name = names.get((arch << 32) | nr)
+                if name is None:
+                    name = names[(arch << 32) | nr] = syscall_name(arch, nr)
+                comm = comms.get(comm_b)
+                if comm is None:
+                    comm = _remember(comms, comm_b, _c_string(comm_b).decode("utf-8", "surrogateescape"))
+                tty = ttys.get(tty_b)
+                if tty is None:
+                    tty = _remember(ttys, tty_b, _c_string(tty_b).decode("ascii", "replace") or "(none)")
+                success = not (-4095 <= exit_code < 0)
+                if name in exec_names and success:
+                    exe = exe_cache.learn_exec(pid, paths[0] if paths else "")
+                    last_pid, last_exe = pid, exe
+                elif pid == last_pid:
+                    exe = last_exe
+                else:
+                    exe = exe_get(pid)
+                    last_pid, last_exe = pid, exe
+                serial += 1
+                event = Event(exit_ns / 1e9 + wall, serial, arch, nr, name, success, exit_code,
+                              [a0, a1, a2, a3, a4, a5], ppid, pid, tid, auid, uid, gid, euid, suid, fsuid, egid,
+                              sgid, fsgid, ses, tty, comm, exe, keys[rule] if rule < nkeys else None, rule, paths,
+                              enter_ns, exit_ns, rcpu, seq)
+                if flags & userspace_check and self._decide is not None:
+                    decided = self._decide(event, rule)
+                    if decided is None:
+                        self.userspace_filtered += 1
+                        continue
+                    event.rule = decided
+                    event.key = keys[decided] if 0 <= decided < nkeys else None
+                append(event)
+        finally:
+            self.delivered += delivered
+            self.malformed += malformed
+            self.seq_gaps += gaps
+            self._serial = serial
+        return out
+
+
+def _c_string(raw: bytes) -> bytes:
+    """A char array up to its first NUL (what ctypes' .value reads)."""
+    return raw.split(b"\0", 1)[0]
+
+
+def _remember(cache: Dict[bytes, str], raw: bytes, text: str) -> str:
+    if len(cache) >= 4096:  # a flood of distinct comms must not grow the cache without bound
+        cache.clear()
+    cache[raw] = text
+    return text

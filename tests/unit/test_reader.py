@@ -276,3 +276,50 @@ def test_exec_of_a_relative_path_by_a_gone_process_stays_unknown():
     dec = RecordDecoder(RULES)
     ev = dec.decode(0, full(record(seq=1, pid=0x7FFFFFF2, syscall=EXECVE, exit=0, paths=["bin/true"])))
     assert ev.exe is None
+
+
+def test_a_batch_decodes_as_its_records_one_by_one():
+    raws = [short(record(seq=1)), full(record(seq=2, paths=["/a", "/b"])), b"\0" * 8,
+            short(record(seq=5, paths=["/gone"])), short(record(seq=6, tty=b"", comm=b""))]
+    one, batch = RecordDecoder(RULES), RecordDecoder(RULES)
+    singles = [e for e in (one.decode(1, r) for r in raws) if e is not None]
+    events = batch.decode_batch(1, raws)
+    strip = lambda e: {**e.to_json_dict(), "time": round(e.time, 3)}  # noqa: E731
+    assert [strip(e) for e in events] == [strip(e) for e in singles]
+    assert len(events) == 4 and events[3].comm == "" and events[3].tty == "(none)"
+    for dec in (one, batch):
+        assert (dec.delivered, dec.malformed, dec.seq_gaps) == (5, 2, 2)
+
+
+def test_the_header_struct_is_the_layouts_own():
+    hs = reader_mod.HeaderStruct(Record, HDR)
+    assert hs.struct.size == HDR and hs.members == reader_mod.HEADER_MEMBERS
+    r = record(seq=9, cpu=1, rule=2, flags=L.BA_REC_PATH0_TRUNCATED, exit=-13, paths=["/x"], comm=b"vi")
+    flat = list(hs.struct.unpack_from(bytes(r)))
+    got = {}
+    for name, ctype in Record._fields_[: len(hs.members)]:
+        length = getattr(ctype, "_length_", 0)
+        if name == "pad":
+            continue
+        if length and ctype._type_ is not ctypes.c_char:  # integer arrays unpack as several values
+            got[name], flat = tuple(flat[:length]), flat[length:]
+        else:
+            got[name], flat = flat[0], flat[1:]
+    assert flat == []
+    for name in got:
+        want = getattr(r, name)
+        want = tuple(want) if name in ("args", "path_len") else want
+        assert (got[name].split(b"\0")[0] if isinstance(got[name], bytes) else got[name]) == want, name
+
+
+def test_a_header_the_decoder_does_not_know_is_refused():
+    fields = dict(Record._fields_)
+    swapped = [(n, fields[n]) for n in ("seq", "enter_ns", "exit_ns", "exit", "args", "arch", "syscall", "tid", "pid")]
+
+    class Swapped(ctypes.Structure):
+        _fields_ = swapped + [(n, t) for n, t in Record._fields_ if n not in dict(swapped)]
+
+    with pytest.raises(reader_mod.LayoutMismatch, match="differ"):
+        reader_mod.HeaderStruct(Swapped, HDR)
+    with pytest.raises(reader_mod.LayoutMismatch, match="end at"):
+        reader_mod.HeaderStruct(Record, HDR - 8)

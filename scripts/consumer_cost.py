@@ -1,0 +1,116 @@
+"""Per-record cost of the consumer's user-space steps, off-line (no root, no BPF):
+decoding synthetic records built with the header-derived layout, and walking
+a perf ring holding them. Usage: .venv/bin/python scripts/consumer_cost.py [--profile]"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import ctypes
+import os
+import pstats
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tracer.filters import KernelRule  # noqa: E402
+from tracer.layout import layout  # noqa: E402
+from tracer.reader import RecordDecoder  # noqa: E402
+from tracer.syscall_table import AUDIT_ARCH_X86_64, syscall_number  # noqa: E402
+
+L = layout()
+Record = L.structs["ba_record"]
+HDR = L.BA_RECORD_HDR_SIZE
+BATCH = 512  # samples per decode_batch call (a wake-up every 64 samples per CPU, drained a few wake-ups late)
+
+
+def sample(seq: int, cpu: int, syscall: str, path: str = "") -> bytes:
+    """One sample as BPF submits it: the header, plus the bytes of its path if it has one."""
+    r = Record()
+    r.seq, r.cpu, r.arch, r.syscall, r.exit, r.rule = seq, cpu, AUDIT_ARCH_X86_64, syscall_number("x86_64", syscall), 3, 0
+    r.pid, r.tid, r.ppid, r.auid, r.uid = os.getpid(), os.getpid(), os.getppid(), 1000, 1000
+    r.enter_ns, r.exit_ns = 5_000_000_000 + seq, 5_000_001_000 + seq
+    r.comm, r.tty = b"getppid_loop", b""
+    raw = bytes(r)[:HDR]
+    if path:
+        r.n_paths, r.path_len[0] = 1, len(path) + 1
+        raw = bytes(r)[:HDR] + path.encode() + b"\0"
+    return raw + b"\0" * (-(len(raw) + 4) % 8)  # perf's padding: u32 size + data is 8-aligned
+
+
+def workload(n: int, with_paths: float):
+    """n samples on 2 CPUs; a fraction `with_paths` of them openat with one path, the rest getppid."""
+    every = int(1 / with_paths) if with_paths else 0
+    out = []
+    for i in range(n):
+        cpu = i & 1
+        if every and i % every == 0:
+            out.append((cpu, sample(i // 2 + 1, cpu, "openat", "/usr/lib/x86_64-linux-gnu/libc.so.6")))
+        else:
+            out.append((cpu, sample(i // 2 + 1, cpu, "getppid")))
+    return out
+
+
+def time_decode(samples, repeat: int = 5, batch: int = BATCH) -> float:
+    """Best of `repeat`: ns per record through RecordDecoder, in batches of `batch` samples of
+    one CPU (decode_batch when it exists), the events dropped after each batch as a consumer would."""
+    rules = [KernelRule(L.BA_ACT_ALWAYS, None, key="bench")]
+    best = float("inf")
+    by_cpu = {}
+    for cpu, raw in samples:
+        by_cpu.setdefault(cpu, []).append(raw)
+    for _ in range(repeat):
+        dec = RecordDecoder(rules)
+        t = time.perf_counter_ns()
+        if hasattr(dec, "decode_batch"):
+            for cpu, raws in by_cpu.items():
+                for i in range(0, len(raws), batch):
+                    dec.decode_batch(cpu, raws[i : i + batch])
+        else:
+            decode = dec.decode
+            for cpu, raw in samples:
+                decode(cpu, raw)
+        best = min(best, (time.perf_counter_ns() - t) / len(samples))
+        assert dec.malformed == 0 and dec.seq_gaps == 0
+    return best
+
+
+def time_ring(samples, repeat: int = 5) -> float:
+    """ns per record to walk a perf ring of these samples into raw bytes (tracer.perf_ring, if present)."""
+    try:
+        from tracer import perf_ring
+    except ImportError:
+        return float("nan")
+    raws = [raw for cpu, raw in samples if cpu == 0]
+    size = 1 << 24
+    ring = perf_ring.MemoryRing(size)
+    best = float("inf")
+    for _ in range(repeat):
+        ring.reset()
+        written = ring.write_samples(raws)
+        t = time.perf_counter_ns()
+        got = ring.reader.read()
+        best = min(best, (time.perf_counter_ns() - t) / written)
+        assert len(got.samples) == written, (len(got.samples), written)
+    return best
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("-n", type=int, default=100_000)
+    ap.add_argument("--profile", action="store_true", help="cProfile one decode pass, top 15 by own time")
+    args = ap.parse_args()
+    for frac, label in ((0.0, "getppid (192-byte samples, no path)"), (0.25, "1 in 4 openat with a path")):
+        samples = workload(args.n, frac)
+        print(f"{label}: decode {time_decode(samples):,.0f} ns/record, ring walk {time_ring(samples):,.0f} ns/record")
+    if args.profile:
+        samples = workload(args.n, 0.25)
+        prof = cProfile.Profile()
+        prof.runcall(time_decode, samples, 1)
+        pstats.Stats(prof).sort_stats("tottime").print_stats(15)
+
+
+if __name__ == "__main__":
+    main()
