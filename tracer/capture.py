@@ -8,13 +8,16 @@ import ctypes
 import threading
 from collections import defaultdict, deque
 from dataclasses import dataclass
-from typing import Deque, Dict, List, Optional, Set, Tuple
+from typing import Deque, Dict, List, Optional, Sequence, Set, Tuple
 
 from tracer.errors import BpfauditError
 from tracer.events import SyscallEvent
 from tracer.layout import layout
 from tracer.loader import Filters, Program, load_program
+from tracer.perf_ring import PerfRings
 from tracer.reader import RecordDecoder
+
+TRANSPORTS = ("perf-ring", "bcc")
 
 
 @dataclass
@@ -29,6 +32,11 @@ class CaptureOptions:
     wakeup_events: int = 64  # the reader is woken once per this many samples per CPU
     drain_ms: int = 100  # and drains on this timer whatever the count
     queue_limit: int = 262144  # samples held between the reader thread and the consumer
+    transport: str = "perf-ring"  # or "bcc": see CaptureSession
+
+
+def open_perf_rings(events_map, page_cnt: int, wakeup_events: int) -> PerfRings:
+    return PerfRings(events_map, page_cnt, wakeup_events)
 
 
 def resolve_rules(rules):
@@ -43,47 +51,61 @@ def resolve_rules(rules):
 class CaptureSession:
     """Attached programs plus a reader thread.
 
-    The thread only moves raw samples from the perf buffer into a bounded
-    queue: bcc's poll drains until the buffer is empty, so a slow callback
-    would never return under a fast producer. Decoding happens in poll(), on
-    the consumer's thread; a full queue drops samples and counts them.
+    The thread only moves raw samples from the perf rings into a bounded
+    queue; decoding happens in poll(), on the consumer's thread, a batch per
+    ring at a time. A full queue drops samples and counts them.
+
+    Two transports fill the queue. "perf-ring" (the default) opens and maps
+    the per-CPU rings itself and takes everything a ring holds in one copy
+    per wake-up or drain tick. "bcc" is bcc's perf buffer, a ctypes callback
+    per sample; its poll drains until the rings are empty, so a slow callback
+    would never return under a fast producer, hence the thread here too.
     """
 
     def __init__(self, options: CaptureOptions):
+        if options.transport not in TRANSPORTS:
+            raise BpfauditError(f"transport {options.transport!r}: use one of {', '.join(TRANSPORTS)}")
         self.options = options
         self.ruleset = resolve_rules(options.rules)
         kernel_rules = self.ruleset.kernel_rules()
         if not kernel_rules:
             raise BpfauditError("the rule set has no exit-list rules: nothing to trace (add -a always,exit rules)")
         filters = Filters(options.pid, options.comm, options.failed_only, options.syscalls, options.auid)
-        self._queue: Deque[Tuple[int, bytes]] = deque()
+        # (ring, samples) in arrival order; the two counts are each written by one thread only
+        self._queue: Deque[Tuple[int, Sequence[bytes]]] = deque()
+        self._enqueued = 0  # reader thread
+        self._taken = 0  # consumer
         self._ready = threading.Condition(threading.Lock())
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
+        self._rings = None
         self.perf_lost = 0
         self.userspace_dropped = 0
         # by perf ring (= the CPU whose BPF counters numbered the record), for the ledger's per-CPU check
         self.userspace_dropped_by_cpu: Dict[int, int] = defaultdict(int)
         self.delivered_by_cpu: Dict[int, int] = defaultdict(int)
         self.seq_gaps_by_cpu: Dict[int, int] = defaultdict(int)
+        self.perf_lost_by_cpu: Dict[int, int] = defaultdict(int)  # perf-ring transport only
         self.program: Optional[Program] = load_program(kernel_rules, filters)
         try:
             self.decoder = RecordDecoder(kernel_rules, self._decide)
-            self.program.table("events").open_perf_buffer(
-                self._on_sample,
-                page_cnt=options.page_cnt,
-                lost_cb=self._on_lost,
-                wakeup_events=options.wakeup_events,
-            )
-            self._thread = threading.Thread(target=self._drain, name="bpfaudit-reader", daemon=True)
+            events = self.program.table("events")
+            if options.transport == "perf-ring":
+                self._rings = open_perf_rings(events, options.page_cnt, options.wakeup_events)
+                target = self._drain_rings
+            else:
+                events.open_perf_buffer(self._on_sample, page_cnt=options.page_cnt, lost_cb=self._on_lost,
+                                        wakeup_events=options.wakeup_events)
+                target = self._drain_bcc
+            self._thread = threading.Thread(target=target, name="bpfaudit-reader", daemon=True)
             self._thread.start()
             self.program.enable()
         except BaseException:
             self.close()
             raise
         self.transport = (
-            f"perf buffer ({options.page_cnt} pages/CPU, wakeup every {options.wakeup_events}, "
-            f"{options.drain_ms} ms drain)"
+            f"{options.transport} transport, perf buffer ({options.page_cnt} pages/CPU, wakeup every "
+            f"{options.wakeup_events}, {options.drain_ms} ms drain)"
         )
 
     @property
@@ -101,18 +123,23 @@ class CaptureSession:
         return i
 
     # -- reader thread ------------------------------------------------------
+    def _room(self) -> int:
+        return self.options.queue_limit - (self._enqueued - self._taken)
+
     def _on_sample(self, cpu, data, size) -> None:
+        """bcc's per-sample callback."""
         raw = ctypes.string_at(data, size)
-        if len(self._queue) >= self.options.queue_limit:
+        if self._room() <= 0:
             self.userspace_dropped += 1
             self.userspace_dropped_by_cpu[cpu] += 1
             return
-        self._queue.append((cpu, raw))
+        self._queue.append((cpu, (raw,)))
+        self._enqueued += 1
 
     def _on_lost(self, count) -> None:
         self.perf_lost += count
 
-    def _drain(self) -> None:
+    def _drain_bcc(self) -> None:
         bpf = self.program.bpf
         while not self._stop.is_set():
             bpf.perf_buffer_poll(self.options.drain_ms)
@@ -120,6 +147,36 @@ class CaptureSession:
             with self._ready:
                 self._ready.notify_all()
         bpf.perf_buffer_consume()
+
+    def _take_rings(self) -> None:
+        """Moves everything the rings hold into the queue, a batch per ring."""
+        for cpu, ring in self._rings.rings.items():
+            batch = ring.read()
+            if batch.lost:
+                self.perf_lost += batch.lost
+                self.perf_lost_by_cpu[cpu] += batch.lost
+            samples = batch.samples
+            if not samples:
+                continue
+            room = self._room()
+            if room < len(samples):
+                dropped = len(samples) - max(room, 0)
+                self.userspace_dropped += dropped
+                self.userspace_dropped_by_cpu[cpu] += dropped
+                samples = samples[: max(room, 0)]
+                if not samples:
+                    continue
+            self._queue.append((cpu, samples))
+            self._enqueued += len(samples)
+
+    def _drain_rings(self) -> None:
+        rings, wait = self._rings, self.options.drain_ms / 1000
+        while not self._stop.is_set():
+            rings.wait(wait)
+            self._take_rings()
+            with self._ready:
+                self._ready.notify_all()
+        self._take_rings()
 
     # -- consumer -------------------------------------------------------------
     def poll(self, timeout_ms: Optional[int] = None) -> List[SyscallEvent]:
@@ -129,26 +186,57 @@ class CaptureSession:
             with self._ready:
                 self._ready.wait(wait)
         out: List[SyscallEvent] = []
-        d = self.decoder
-        decode, q = d.decode, self._queue
+        q = self._queue
+        run_cpu, run = -1, []
+        # consecutive samples of one ring decode as one batch (bcc's queue holds one sample per entry)
         for _ in range(len(q)):
-            cpu, raw = q.popleft()
-            gaps = d.seq_gaps
-            event = decode(cpu, raw)
-            self.delivered_by_cpu[cpu] += 1
+            cpu, samples = q.popleft()
+            if cpu != run_cpu and run:
+                self._decode_run(run_cpu, run, out)
+                run = []
+            run_cpu = cpu
+            run.extend(samples)
+        if run:
+            self._decode_run(run_cpu, run, out)
+        return out
+
+    def _decode_run(self, cpu: int, samples: List[bytes], out: List[SyscallEvent]) -> None:
+        d = self.decoder
+        gaps = d.seq_gaps
+        try:
+            out.extend(d.decode_batch(cpu, samples))
+        finally:
+            self.delivered_by_cpu[cpu] += len(samples)
+            self._taken += len(samples)
             if d.seq_gaps != gaps:  # a sample's gap is on its own ring's sequence
                 self.seq_gaps_by_cpu[cpu] += d.seq_gaps - gaps
-            if event is not None:
-                out.append(event)
-        return out
+
+    def discard(self, timeout_ms: Optional[int] = None) -> int:
+        """Like poll(), but takes the samples off undecoded and returns how many (counted as
+        delivered): a consumer measuring the transport alone, as the benchmark's S3 does."""
+        wait = (self.options.drain_ms if timeout_ms is None else timeout_ms) / 1000
+        if not self._queue and wait > 0:
+            with self._ready:
+                self._ready.wait(wait)
+        q, n = self._queue, 0
+        for _ in range(len(q)):
+            cpu, samples = q.popleft()
+            self.delivered_by_cpu[cpu] += len(samples)
+            self.decoder.delivered += len(samples)
+            self._taken += len(samples)
+            n += len(samples)
+        return n
 
     def detach(self) -> None:
         """Stops new records; the reader thread then drains what was submitted and ends."""
         prog = self.program
         if prog is None or prog.bpf is None:
             return
-        for tp in list(prog.bpf.tracepoint_fds):
-            prog.bpf.detach_tracepoint(tp)
+        if hasattr(prog, "detach"):  # the loader's own detach (raw tracepoints)
+            prog.detach()
+        else:
+            for tp in list(prog.bpf.tracepoint_fds):
+                prog.bpf.detach_tracepoint(tp)
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
@@ -169,11 +257,13 @@ class CaptureSession:
         return {names[i]: [int(v) for v in table[ctypes.c_int(i)]] for i in range(L.BA_NR_COUNTERS) if i in names}
 
     def delivery_per_cpu(self) -> Dict[str, Dict[int, int]]:
-        """User space's per-CPU counts (by perf ring): delivered, userspace_dropped, seq_gaps."""
+        """User space's per-CPU counts (by perf ring): delivered, userspace_dropped, seq_gaps, and
+        perf_lost (the rings' LOST records; perf-ring transport only: bcc's callback does not say the CPU)."""
         return {
             "delivered": dict(self.delivered_by_cpu),
             "userspace_dropped": dict(self.userspace_dropped_by_cpu),
             "seq_gaps": dict(self.seq_gaps_by_cpu),
+            "perf_lost": dict(self.perf_lost_by_cpu),
         }
 
     def losses(self) -> Dict[str, int]:
@@ -185,7 +275,7 @@ class CaptureSession:
             "bpf_submit_failed": c["submit_failed"],
             "perf_lost": self.perf_lost,
             "userspace_dropped": self.userspace_dropped,
-            "queued": len(self._queue),
+            "queued": self._enqueued - self._taken,
             "seq_gaps": d.seq_gaps,
             "malformed": d.malformed,
             "userspace_filtered": d.userspace_filtered,
@@ -197,6 +287,9 @@ class CaptureSession:
             self.detach()
             self.program.close()
             self.program = None
+        if self._rings is not None:  # after the program: its map held the rings' events
+            self._rings.close()
+            self._rings = None
 
     def __enter__(self) -> "CaptureSession":
         return self

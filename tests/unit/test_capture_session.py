@@ -33,6 +33,7 @@ class FakeEvents:
     def __init__(self, fail=False):
         self.fail = fail
         self.sample_cb = self.lost_cb = None
+        self.rings_open = False  # the perf-ring transport registered its own rings here
 
     def open_perf_buffer(self, cb, page_cnt, lost_cb, wakeup_events):
         if self.fail:
@@ -72,7 +73,8 @@ class FakeProgram:
         return {"events": self.events, "counters": FakePerCpu(self.counters)}[name]
 
     def enable(self):
-        assert self.events.sample_cb is not None, "syscalls enabled before the perf buffer was open"
+        assert self.events.sample_cb is not None or self.events.rings_open, \
+            "syscalls enabled before the perf buffer was open"
 
     def close(self):
         self.closed = True
@@ -99,6 +101,7 @@ RULES = ["-a never,exit -S openat -F path=/etc/hostname",  # only user space can
 
 
 def session(**kw) -> CaptureSession:
+    kw.setdefault("transport", "bcc")  # the fake program's events table takes bcc's callbacks
     return CaptureSession(CaptureOptions(rules=load_rules([], kw.pop("rules", RULES)), **kw))
 
 
@@ -196,3 +199,144 @@ def test_no_exit_rules_is_an_error_before_loading(loaded):
     with pytest.raises(BpfauditError, match="no exit-list rules"):
         session(rules=["-a always,exclude -F msgtype=CWD"])
     assert "program" not in loaded
+
+
+# -- the perf-ring transport, its rings in memory --------------------------------
+class FakeRings:
+    def __init__(self, ncpu=2, data_size=1 << 16):
+        from tracer.perf_ring import MemoryRing
+
+        self.memory = {cpu: MemoryRing(data_size) for cpu in range(ncpu)}
+        self.rings = {cpu: m.reader for cpu, m in self.memory.items()}
+        self.closed = False
+
+    def wait(self, timeout_s):
+        time.sleep(min(timeout_s, 0.002))
+
+    def close(self):
+        self.closed = True
+
+
+@pytest.fixture
+def rings(loaded, monkeypatch):
+    state = {}
+
+    def fake_open(events_map, page_cnt, wakeup_events):
+        state["rings"] = FakeRings()
+        events_map.rings_open = True
+        state["args"] = (events_map, page_cnt, wakeup_events)
+        return state["rings"]
+
+    monkeypatch.setattr(capture, "open_perf_rings", fake_open)
+    return state
+
+
+def ring_session(**kw) -> CaptureSession:
+    return CaptureSession(CaptureOptions(rules=load_rules([], RULES), transport="perf-ring", **kw))
+
+
+def raw_sample(cpu, seq, paths=()):
+    r = Record()
+    r.seq, r.cpu, r.arch, r.syscall, r.exit, r.rule, r.auid, r.pid = seq, cpu, AUDIT_ARCH_X86_64, OPENAT, 3, 1, 1000, 1
+    r.n_paths = len(paths)
+    for i, p in enumerate(paths):
+        ctypes.memmove(ctypes.addressof(r) + Record.path.offset + i * L.BA_PATH_LEN, p.encode(), len(p))
+        r.path_len[i] = len(p) + 1
+    return bytes(r)[: L.BA_RECORD_HDR_SIZE + sum(len(p) + 1 for p in paths)]
+
+
+def poll_until(s, n, timeout=5.0):
+    got, deadline = [], time.monotonic() + timeout
+    while len(got) < n and time.monotonic() < deadline:
+        got += s.poll(20)
+    return got
+
+
+def test_ring_samples_become_events_a_batch_per_ring(rings):
+    from tracer.perf_ring import sample_record
+
+    with ring_session(page_cnt=8, wakeup_events=16) as s:
+        events_map, page_cnt, wakeup = rings["args"]
+        assert events_map is s.program.table("events") and (page_cnt, wakeup) == (8, 16)
+        mem = rings["rings"].memory
+        for seq in range(1, 101):
+            mem[seq % 2].write(sample_record(raw_sample(seq % 2, (seq + 1) // 2, paths=[f"/tmp/{seq}"])))
+        got = poll_until(s, 100)
+        assert sorted((e.cpu, e.seq) for e in got) == sorted((seq % 2, (seq + 1) // 2) for seq in range(1, 101))
+        assert all(e.paths == [f"/tmp/{2 * e.seq - e.cpu}"] for e in got)
+        assert s.delivery_per_cpu()["delivered"] == {0: 50, 1: 50}
+        assert s.losses()["queued"] == 0 and s.losses()["delivered"] == 100
+    assert rings["rings"].closed
+
+
+def test_ring_lost_records_count_per_cpu_and_the_ledger_reconciles(rings):
+    from tracer.ledger import LossLedger, read_capture
+    from tracer.perf_ring import lost_record, sample_record
+
+    with ring_session() as s:
+        counters = s.program.counters
+        mem = rings["rings"].memory
+        # CPU 1: records 1-3 arrive, 4-8 fail to submit (BPF counts them), then 9 arrives after the LOST record
+        for seq in (1, 2, 3):
+            mem[1].write(sample_record(raw_sample(1, seq)))
+        mem[1].write(lost_record(5))
+        mem[1].write(sample_record(raw_sample(1, 9)))
+        mem[0].write(sample_record(raw_sample(0, 1)))
+        counters[L.BA_CNT_EMITTED] = [1, 9]
+        counters[L.BA_CNT_SUBMIT_FAILED] = [0, 5]
+        assert len(poll_until(s, 5)) == 5
+        s.detach()
+        s.poll(0)
+        losses = s.losses()
+        assert (losses["perf_lost"], losses["seq_gaps"], losses["bpf_submit_failed"]) == (5, 5, 5)
+        assert s.delivery_per_cpu()["perf_lost"] == {1: 5}
+        ledger = LossLedger()
+        ledger.update(read_capture(s))
+        rec = ledger.reconcile()
+        assert rec.ok, rec.problems
+        assert [row["delivered"] for row in ledger.per_cpu] == [1, 4]
+
+
+def test_ring_samples_beyond_the_queue_limit_are_dropped_and_counted(rings):
+    from tracer.perf_ring import sample_record
+
+    with ring_session(queue_limit=10) as s:
+        mem = rings["rings"].memory
+        for seq in range(1, 26):
+            mem[0].write(sample_record(raw_sample(0, seq)))
+        deadline = time.monotonic() + 5
+        while s.userspace_dropped < 15 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert s.losses()["queued"] == 10
+        got = s.poll(0)
+        assert [e.seq for e in got] == list(range(1, 11))
+        assert s.delivery_per_cpu()["userspace_dropped"] == {0: 15}
+        losses = s.losses()
+        assert (losses["delivered"], losses["userspace_dropped"], losses["queued"]) == (10, 15, 0)
+
+
+def test_discard_counts_samples_delivered_without_decoding(rings):
+    from tracer.perf_ring import sample_record
+
+    with ring_session() as s:
+        for seq in range(1, 8):
+            rings["rings"].memory[1].write(sample_record(raw_sample(1, seq)))
+        n, deadline = 0, time.monotonic() + 5
+        while n < 7 and time.monotonic() < deadline:
+            n += s.discard(20)
+        assert n == 7 and s.losses()["delivered"] == 7 and s.delivery_per_cpu()["delivered"] == {1: 7}
+
+
+def test_an_unknown_transport_is_refused(loaded):
+    with pytest.raises(BpfauditError, match="transport 'zmq'"):
+        CaptureSession(CaptureOptions(rules=load_rules([], RULES), transport="zmq"))
+    assert "program" not in loaded
+
+
+def test_detach_uses_the_programs_own_detach_when_it_has_one(loaded):
+    s = session()
+    prog = loaded["program"]
+    calls = []
+    prog.detach = lambda: calls.append("detach")
+    s.close()
+    assert calls == ["detach"] and prog.closed
