@@ -168,16 +168,9 @@ class Bpfaudit(Config):
     def _consume(self, tally: Dict[str, int], pid: int, timeout_ms: int = 50) -> None:
         """One poll: counts records, and those of process `pid`, without keeping them."""
         if not self.decode:
-            # The reader thread's ceiling alone: take its raw samples off the
-            # session's queue undecoded (a private attribute: this consumer
-            # exists only to tell reader cost from decode cost).
-            q = self.cap._queue
-            n = len(q)
-            if not n:
-                time.sleep(timeout_ms / 1000)
-            for _ in range(n):
-                q.popleft()
-            tally["records"] += n
+            # The reader thread's ceiling alone: its samples taken off undecoded
+            # (this consumer exists only to tell reader cost from decode cost).
+            tally["records"] += self.cap.discard(timeout_ms)
             return
         batch = self.cap.poll(timeout_ms)
         tally["records"] += len(batch)
