@@ -49,17 +49,20 @@ def resolve_rules(rules):
 
 
 class CaptureSession:
-    """Attached programs plus a reader thread.
+    """Attached programs, and the perf rings their records arrive in.
 
-    The thread only moves raw samples from the perf rings into a bounded
-    queue; decoding happens in poll(), on the consumer's thread, a batch per
-    ring at a time. A full queue drops samples and counts them.
+    Two transports. "perf-ring" (the default) opens and maps the per-CPU
+    rings itself, and poll() takes everything a ring holds in one copy and
+    decodes it as one batch, on the consumer's thread: the rings are the only
+    buffer (`page_cnt`), and a consumer that falls behind makes BPF's
+    submissions fail, counted per CPU. A second Python thread would only
+    contend for the GIL: measured, it lost records the single thread kept.
 
-    Two transports fill the queue. "perf-ring" (the default) opens and maps
-    the per-CPU rings itself and takes everything a ring holds in one copy
-    per wake-up or drain tick. "bcc" is bcc's perf buffer, a ctypes callback
-    per sample; its poll drains until the rings are empty, so a slow callback
-    would never return under a fast producer, hence the thread here too.
+    "bcc" is bcc's perf buffer, a ctypes callback per sample. bcc's poll
+    drains until the rings are empty, so a slow callback would never return
+    under a fast producer: a reader thread only moves raw samples into a
+    bounded queue (`queue_limit`, overflow counted as userspace_dropped), and
+    poll() decodes them, consecutive samples of one ring as one batch.
     """
 
     def __init__(self, options: CaptureOptions):
@@ -92,13 +95,11 @@ class CaptureSession:
             events = self.program.table("events")
             if options.transport == "perf-ring":
                 self._rings = open_perf_rings(events, options.page_cnt, options.wakeup_events)
-                target = self._drain_rings
             else:
                 events.open_perf_buffer(self._on_sample, page_cnt=options.page_cnt, lost_cb=self._on_lost,
                                         wakeup_events=options.wakeup_events)
-                target = self._drain_bcc
-            self._thread = threading.Thread(target=target, name="bpfaudit-reader", daemon=True)
-            self._thread.start()
+                self._thread = threading.Thread(target=self._drain_bcc, name="bpfaudit-reader", daemon=True)
+                self._thread.start()
             self.program.enable()
         except BaseException:
             self.close()
@@ -107,6 +108,8 @@ class CaptureSession:
             f"{options.transport} transport, perf buffer ({options.page_cnt} pages/CPU, wakeup every "
             f"{options.wakeup_events}, {options.drain_ms} ms drain)"
         )
+        # bcc's samples reach poll() through the reader thread's queue; the rings are read in poll()
+        self._take = self._take_queue if self._rings is None else self._take_rings
 
     @property
     def startup_notes(self) -> List[str]:
@@ -122,7 +125,7 @@ class CaptureSession:
             return None
         return i
 
-    # -- reader thread ------------------------------------------------------
+    # -- bcc's reader thread --------------------------------------------------
     def _room(self) -> int:
         return self.options.queue_limit - (self._enqueued - self._taken)
 
@@ -148,79 +151,66 @@ class CaptureSession:
                 self._ready.notify_all()
         bpf.perf_buffer_consume()
 
-    def _take_rings(self) -> None:
-        """Moves everything the rings hold into the queue, a batch per ring."""
+    # -- consumer -------------------------------------------------------------
+    def _wait(self, timeout_ms: Optional[int]) -> None:
+        """Until records are there, at most timeout_ms (default: the drain interval)."""
+        wait = (self.options.drain_ms if timeout_ms is None else timeout_ms) / 1000
+        if wait <= 0:
+            return
+        if self._rings is not None:
+            if not any(ring.pending() for ring in self._rings.rings.values()):
+                self._rings.wait(wait)
+        elif not self._queue:
+            with self._ready:
+                self._ready.wait(wait)
+
+    def _take_rings(self):
+        """(ring, samples) of each ring holding any: everything it holds, in one read."""
         for cpu, ring in self._rings.rings.items():
             batch = ring.read()
             if batch.lost:
                 self.perf_lost += batch.lost
                 self.perf_lost_by_cpu[cpu] += batch.lost
-            samples = batch.samples
-            if not samples:
-                continue
-            room = self._room()
-            if room < len(samples):
-                dropped = len(samples) - max(room, 0)
-                self.userspace_dropped += dropped
-                self.userspace_dropped_by_cpu[cpu] += dropped
-                samples = samples[: max(room, 0)]
-                if not samples:
-                    continue
-            self._queue.append((cpu, samples))
-            self._enqueued += len(samples)
+            if batch.samples:
+                self._enqueued += len(batch.samples)
+                yield cpu, batch.samples
 
-    def _drain_rings(self) -> None:
-        rings, wait = self._rings, self.options.drain_ms / 1000
-        while not self._stop.is_set():
-            rings.wait(wait)
-            self._take_rings()
-            with self._ready:
-                self._ready.notify_all()
-        self._take_rings()
-
-    # -- consumer -------------------------------------------------------------
-    def poll(self, timeout_ms: Optional[int] = None) -> List[SyscallEvent]:
-        """Events drained so far, waiting up to timeout_ms (default: the drain interval) for some."""
-        wait = (self.options.drain_ms if timeout_ms is None else timeout_ms) / 1000
-        if not self._queue and wait > 0:
-            with self._ready:
-                self._ready.wait(wait)
-        out: List[SyscallEvent] = []
+    def _take_queue(self):
+        """(ring, samples) runs from the reader thread's queue (bcc's: a sample per entry)."""
         q = self._queue
         run_cpu, run = -1, []
-        # consecutive samples of one ring decode as one batch (bcc's queue holds one sample per entry)
         for _ in range(len(q)):
             cpu, samples = q.popleft()
             if cpu != run_cpu and run:
-                self._decode_run(run_cpu, run, out)
+                yield run_cpu, run
                 run = []
             run_cpu = cpu
             run.extend(samples)
         if run:
-            self._decode_run(run_cpu, run, out)
+            yield run_cpu, run
+
+    def poll(self, timeout_ms: Optional[int] = None) -> List[SyscallEvent]:
+        """Events arrived so far, waiting up to timeout_ms (default: the drain interval) for some."""
+        self._wait(timeout_ms)
+        out: List[SyscallEvent] = []
+        d = self.decoder
+        for cpu, samples in self._take():
+            gaps = d.seq_gaps
+            try:
+                out.extend(d.decode_batch(cpu, samples))
+            finally:
+                self.delivered_by_cpu[cpu] += len(samples)
+                self._taken += len(samples)
+                if d.seq_gaps != gaps:  # a sample's gap is on its own ring's sequence
+                    self.seq_gaps_by_cpu[cpu] += d.seq_gaps - gaps
         return out
 
-    def _decode_run(self, cpu: int, samples: List[bytes], out: List[SyscallEvent]) -> None:
-        d = self.decoder
-        gaps = d.seq_gaps
-        try:
-            out.extend(d.decode_batch(cpu, samples))
-        finally:
-            self.delivered_by_cpu[cpu] += len(samples)
-            self._taken += len(samples)
-            if d.seq_gaps != gaps:  # a sample's gap is on its own ring's sequence
-                self.seq_gaps_by_cpu[cpu] += d.seq_gaps - gaps
-
     def discard(self, timeout_ms: Optional[int] = None) -> int:
-        """Like poll(), but takes the samples off undecoded and returns how many (counted as
+        """Like poll(), but takes the samples undecoded and returns how many (counted as
         delivered): a consumer measuring the transport alone, as the benchmark's S3 does."""
-        wait = (self.options.drain_ms if timeout_ms is None else timeout_ms) / 1000
-        if not self._queue and wait > 0:
-            with self._ready:
-                self._ready.wait(wait)
-        q, n = self._queue, 0
-        for _ in range(len(q)):
-            cpu, samples = q.popleft()
+        self._wait(timeout_ms)
+        n = 0
+        for cpu, samples in self._take():
             self.delivered_by_cpu[cpu] += len(samples)
             self.decoder.delivered += len(samples)
             self._taken += len(samples)
@@ -228,7 +218,8 @@ class CaptureSession:
         return n
 
     def detach(self) -> None:
-        """Stops new records; the reader thread then drains what was submitted and ends."""
+        """Stops new records. What was submitted stays to be read: the next poll() takes it
+        (bcc: the reader thread moves it into the queue before ending)."""
         prog = self.program
         if prog is None or prog.bpf is None:
             return
