@@ -39,11 +39,12 @@ def rule(auid: int) -> str:
     return f"-a always,exit -F arch=b64 -S getppid -F auid={auid} -k flood"
 
 
-def capture_main(auid: int, out_path: str, mode: str = "tiny-ring") -> None:
+def capture_main(auid: int, out_path: str, mode: str = "tiny-ring", transport: str = "perf-ring") -> None:
     """The capture process: drains until SIGTERM, then detaches and writes the ledger as JSON.
 
     tiny-ring: a 2-page ring woken on every sample. held-consumer: a roomy ring but a
-    100-sample queue, and the consumer does not decode until SIGUSR1 (the reader thread runs).
+    100-sample queue, and the consumer does not decode until SIGUSR1 (bcc's reader thread
+    runs: only the bcc transport has a user-space queue).
     """
     sys.path.insert(0, str(ROOT))
     from tracer.capture import CaptureOptions, open_capture
@@ -54,10 +55,12 @@ def capture_main(auid: int, out_path: str, mode: str = "tiny-ring") -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     signal.signal(signal.SIGUSR1, lambda *_: release.append(1))
     if mode == "tiny-ring":
-        options = CaptureOptions(rules=parse_text(rule(auid)), page_cnt=2, wakeup_events=1, drain_ms=20)
+        options = CaptureOptions(rules=parse_text(rule(auid)), page_cnt=2, wakeup_events=1, drain_ms=20,
+                                 transport=transport)
         release.append(1)
     else:
-        options = CaptureOptions(rules=parse_text(rule(auid)), page_cnt=256, queue_limit=100, drain_ms=20)
+        options = CaptureOptions(rules=parse_text(rule(auid)), page_cnt=256, queue_limit=100, drain_ms=20,
+                                 transport="bcc")
     with open_capture(options) as cap:
         ledger = LossLedger()
         ledger_update(ledger, cap)
@@ -86,11 +89,12 @@ def flood(n: int, auid: int) -> float:
     return float(out)
 
 
-def test_stopped_reader_flood_reconciles_exactly_and_does_not_stall_the_workload(tmp_path):
+@pytest.mark.parametrize("transport", ["perf-ring", "bcc"])
+def test_stopped_reader_flood_reconciles_exactly_and_does_not_stall_the_workload(tmp_path, transport):
     auid = random.randint(20000, 60000)  # ours alone: concurrent tests use 1000
     out_path = tmp_path / "ledger.json"
-    proc = subprocess.Popen([PYTHON, __file__, str(auid), str(out_path)], stdout=subprocess.PIPE,
-                            text=True, cwd=ROOT)
+    proc = subprocess.Popen([PYTHON, __file__, str(auid), str(out_path), "tiny-ring", transport],
+                            stdout=subprocess.PIPE, text=True, cwd=ROOT)
     try:
         line = proc.stdout.readline()
         if line.strip() != "ready":
