@@ -104,7 +104,7 @@ class OverloadBpfaudit(Bpfaudit):
         per_cpu = self.cap.counters_per_cpu() if hasattr(self.cap, "counters_per_cpu") else None
         delivery = self.cap.delivery_per_cpu() if hasattr(self.cap, "delivery_per_cpu") else None
         ledger = accounting.account(self.cap.losses(), per_cpu, delivery)
-        return res, {**tally, "ledger": ledger, "flush_calls": flush_calls, "drained": drained,
+        return res, {**tally, "transport": self.cap.transport, "ledger": ledger, "flush_calls": flush_calls, "drained": drained,
                      "perf_lost_waited": caught_up, "drain_s": round(drain_s, 2),
                      "emitted": ledger["emitted"], "lost": ledger["lost"],
                      "consumer_cpu_ms": round(consumer_cpu * 1000, 1), "job_wall_ms": round(res.ns / 1e6, 1)}
@@ -127,13 +127,20 @@ def add_ratios(rows: List[Dict[str, object]], bare: str = BARE) -> List[Dict[str
     return rows
 
 
+def trace_pages() -> int:
+    """Perf ring pages per CPU as `bpfaudit trace` opens them (CaptureOptions' default)."""
+    from tracer.capture import CaptureOptions
+
+    return CaptureOptions().page_cnt
+
+
 def short_search(binary: str, seconds: float, log: Callable[[str], None],
                  quiet: Optional[QuietWaiter]) -> Dict[str, object]:
     """S3's search, per-record consumer only, with short steps: S5's ceiling when S3 did not run."""
     from tracer.bench.s3 import search
     from tracer.rules import parse_text
 
-    config = Bpfaudit("bpfaudit, per-record consumer", parse_text(kstate.BENCH_RULE))
+    config = Bpfaudit("bpfaudit, per-record consumer", parse_text(kstate.BENCH_RULE), page_cnt=trace_pages())
     with opened([config], log):
         return search(config, binary, seconds, log, start=25_000, max_steps=10, quiet=quiet)
 
@@ -163,7 +170,7 @@ def run_s5(binary: str, seconds: float, log: Callable[[str], None], rate: Option
                 f"{found['ceiling_per_s']:,.0f}/s" + (" (a lower bound: generator-bound)"
                                                       if found["generator_bound"] else ""))
         job = GetppidJob(binary, seconds, target, auid=AUID, latency=True)
-        configs = [Bare(BARE), OverloadBpfaudit(OURS, parse_text(kstate.BENCH_RULE)),
+        configs = [Bare(BARE), OverloadBpfaudit(OURS, parse_text(kstate.BENCH_RULE), page_cnt=trace_pages()),
                    KernelAudit(KAUDIT, auditd=functools.partial(AuditdRun, tuned=True), backlog_limit=TUNED_BACKLOG,
                                watch=backlog.watch)]
         rows = []
@@ -177,6 +184,7 @@ def run_s5(binary: str, seconds: float, log: Callable[[str], None], rate: Option
                 lat = rows[-1]["latency_ns"]
                 log(f"S5 {c.name}: achieved {res.calls_per_s:,.0f}/s, p50 {lat['p50'] or 0:,.0f} ns, "
                     f"p99 {lat['p99'] or 0:,.0f} ns")
+    transport = next((r["transport"] for r in rows if r.get("transport")), "?")
     out.update({
         "kind": "overload", "title": f"S5 overload: {target:,.0f} getppid/s for {seconds:g} s, auid {AUID}",
         "target_per_s": target, "rate_source": source, "seconds": seconds, "rows": add_ratios(rows),
@@ -185,7 +193,7 @@ def run_s5(binary: str, seconds: float, log: Callable[[str], None], rate: Option
                   "configuration (bare, bpfaudit, kernel audit); the workload times every call into a log-linear "
                   "histogram (32 buckets per power of two, < 3.2 % wide; a sample includes one vDSO clock read); "
                   "percentiles by nearest rank",
-                  "S5 bpfaudit: capture session as in S3 (perf buffer 256 pages/CPU, wakeup 64, 100 ms drain), "
+                  f"S5 bpfaudit: capture session as `bpfaudit trace` opens it ({transport}), "
                   "poll() decodes every record; after the workload: drained with the programs attached, a few "
                   "matching calls on each CPU so each perf ring writes its pending LOST record, drained, detached; "
                   "lost = bpf_submit_failed + userspace_dropped (perf_lost, seq_gaps: cross-checks)",
