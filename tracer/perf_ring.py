@@ -227,8 +227,8 @@ def perf_event_open_bpf_output(cpu: int, wakeup_events: int) -> int:
     fd = _libc.syscall(NR_PERF_EVENT_OPEN_X86_64, ctypes.byref(attr), -1, cpu, -1, PERF_FLAG_FD_CLOEXEC)
     if fd < 0:
         err = ctypes.get_errno()
-        raise BpfauditError(f"perf_event_open (BPF output, CPU {cpu}) failed: {os.strerror(err)}; "
-                            "run as root, or use --transport bcc")
+        raise BpfauditError(f"perf_event_open (BPF output event, CPU {cpu}) failed: {os.strerror(err)}; "
+                            "run as root (CAP_PERFMON or CAP_SYS_ADMIN)")
     return fd
 
 

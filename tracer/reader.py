@@ -179,9 +179,15 @@ class RecordDecoder:
         Event = SyscallEvent
         out: List[SyscallEvent] = []
         append = out.append
+        decide = self._decide
         delivered = malformed = gaps = 0
         serial = self._serial
+        # what the previous record had: a ring's records mostly repeat their CPU, process and syscall
+        cur_cpu, expect = -1, 0
         last_pid, last_exe = -1, None
+        last_arch = last_nr = -1
+        last_comm_b = last_tty_b = None
+        name = comm = tty = ""
         try:
             for raw in raws:
                 delivered += 1
@@ -192,10 +198,13 @@ class RecordDecoder:
                 (seq, enter_ns, exit_ns, exit_code, a0, a1, a2, a3, a4, a5, arch, nr, pid, tid, ppid, auid, uid, gid,
                  euid, suid, fsuid, egid, sgid, fsgid, ses, rcpu, rule, flags, plen0, plen1, n_paths, _abi,
                  comm_b, tty_b) = unpack(raw)
-                expect = next_seq.get(rcpu)
-                if expect is not None and seq > expect:
+                if rcpu != cur_cpu:
+                    if cur_cpu >= 0:
+                        next_seq[cur_cpu] = expect
+                    cur_cpu, expect = rcpu, next_seq.get(rcpu, seq)  # a CPU's first record sets its start
+                if seq > expect:
                     gaps += seq - expect
-                next_seq[rcpu] = seq + 1
+                expect = seq + 1
 
                 # BPF submits only the path bytes in use: take a path only if the sample holds it
                 paths = []
@@ -208,15 +217,21 @@ class RecordDecoder:
                             break
                         paths.append(raw[start : start + max(n - 1, 0)].decode("utf-8", "surrogateescape"))
 
-                name = names.get((arch << 32) | nr)
-                if name is None:
-                    name = names[(arch << 32) | nr] = syscall_name(arch, nr)
-                comm = comms.get(comm_b)
-                if comm is None:
-                    comm = _remember(comms, comm_b, _c_string(comm_b).decode("utf-8", "surrogateescape"))
-                tty = ttys.get(tty_b)
-                if tty is None:
-                    tty = _remember(ttys, tty_b, _c_string(tty_b).decode("ascii", "replace") or "(none)")
+                if nr != last_nr or arch != last_arch:
+                    last_nr, last_arch = nr, arch
+                    name = names.get((arch << 32) | nr)
+                    if name is None:
+                        name = names[(arch << 32) | nr] = syscall_name(arch, nr)
+                if comm_b != last_comm_b:
+                    last_comm_b = comm_b
+                    comm = comms.get(comm_b)
+                    if comm is None:
+                        comm = _remember(comms, comm_b, _c_string(comm_b).decode("utf-8", "surrogateescape"))
+                if tty_b != last_tty_b:
+                    last_tty_b = tty_b
+                    tty = ttys.get(tty_b)
+                    if tty is None:
+                        tty = _remember(ttys, tty_b, _c_string(tty_b).decode("ascii", "replace") or "(none)")
                 success = not (-4095 <= exit_code < 0)
                 if name in exec_names and success:
                     exe = exe_cache.learn_exec(pid, paths[0] if paths else "")
@@ -231,8 +246,8 @@ class RecordDecoder:
                               [a0, a1, a2, a3, a4, a5], ppid, pid, tid, auid, uid, gid, euid, suid, fsuid, egid,
                               sgid, fsgid, ses, tty, comm, exe, keys[rule] if rule < nkeys else None, rule, paths,
                               enter_ns, exit_ns, rcpu, seq)
-                if flags & userspace_check and self._decide is not None:
-                    decided = self._decide(event, rule)
+                if flags & userspace_check and decide is not None:
+                    decided = decide(event, rule)
                     if decided is None:
                         self.userspace_filtered += 1
                         continue
@@ -240,6 +255,8 @@ class RecordDecoder:
                     event.key = keys[decided] if 0 <= decided < nkeys else None
                 append(event)
         finally:
+            if cur_cpu >= 0:
+                next_seq[cur_cpu] = expect
             self.delivered += delivered
             self.malformed += malformed
             self.seq_gaps += gaps
