@@ -90,11 +90,10 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter)
 		c->pos = 0;
 		c->undecided = 1;
 	} else {
-		struct ba_ids ids = {};
 		__u64 a[4] = { args->args[0], args->args[1], args->args[2], args->args[3] };
 
-		read_ids(task, abi, &ids, sc->slots);
-		set_ids(c, &ids);
+		read_ids(task, abi, &c->ids, sc->slots);
+		set_ids(c, &c->ids);
 		set_args(c, a);
 		eval_rules(c, sc);
 		if (c->result < 0)
@@ -147,16 +146,16 @@ TRACEPOINT_PROBE(raw_syscalls, sys_exit)
 	rec->exit_ns = bpf_ktime_get_ns();
 
 	/* identity as the kernel reports it: at exit */
-	struct ba_ids ids = {};
+	struct eval_ctx *c = new_eval_ctx(sc);
 	void *task = (void *)bpf_get_current_task();
-	read_ids(task, rec->abi & 1, &ids, BA_SLOTS_ALL);
+
+	if (!c)
+		goto out;
+	struct ba_ids *ids = &c->ids;
+	read_ids(task, rec->abi & 1, ids, BA_SLOTS_ALL);
 
 	if (!(rec->flags & BA_REC_DECIDED)) {
-		struct eval_ctx *c = new_eval_ctx(sc);
-
-		if (!c)
-			goto out;
-		set_ids(c, &ids);
+		set_ids(c, ids);
 		set_args(c, rec->args);
 		set_exit(c, ret);
 		c->start = rec->rule;
@@ -171,10 +170,10 @@ TRACEPOINT_PROBE(raw_syscalls, sys_exit)
 	}
 	if (cfg->failed_only && ba_success(ret))
 		goto out;
-	if (cfg->auid_filter_on && ids.auid != cfg->auid_filter)
+	if (cfg->auid_filter_on && ids->auid != cfg->auid_filter)
 		goto out;
 
-	fill_identity(task, &ids, rec);
+	fill_identity(task, ids, rec);
 	retry_faulted_paths(rec, sc);
 
 	/* the per-CPU count of emitted records is the record's sequence number */

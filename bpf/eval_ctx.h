@@ -5,7 +5,21 @@
 
 #include "rules.h"
 
+/* the values rules compare; cred[] in struct cred's order */
+struct ba_ids {
+	__u32 pid;
+	__u32 ppid;
+	__u32 auid;
+	__u32 ses;
+	__u32 pers;
+	__u32 arch;
+	__u32 cred[8];	/* uid gid suid sgid euid egid fsuid fsgid */
+};
+
 struct eval_ctx {
+	/* the identity read for this syscall; in map memory, not on the stack,
+	 * so that paths which read different parts of it look alike to the verifier */
+	struct ba_ids ids;
 	__u32 vals[BA_NR_SLOTS];	/* BA_SLOT_* */
 	__u32 known;			/* bit per slot: value available */
 	__u32 start;			/* first position in the candidate list to look at */

@@ -97,6 +97,9 @@ static __always_inline int eval_rule(__u32 idx, struct eval_ctx *c)
 		__u32 v = c->vals[slot] & f->mask;
 		/* (v - lo) <= (hi - lo) as unsigned 32-bit, via the sign of a 64-bit difference */
 		__u64 d = (__u64)(__u32)(f->hi - f->lo) - (__u64)(__u32)(v - f->lo);
+		/* opaque to LLVM: it would turn the sign test below back into a
+		 * branch, and older verifiers keep both sides of each: 2^fields states */
+		asm volatile("" : "+r"(d));
 		__u32 match = (__u32)(1 ^ (d >> 63)) ^ f->negate;
 
 		fail |= known & (match ^ 1);
@@ -123,12 +126,15 @@ static __always_inline void eval_rules(struct eval_ctx *c, struct ba_syscall *sc
 	c->result = -1;
 	c->undecided = 0;
 	c->userspace = 0;
+	__u32 start = c->start, n = sc->nrules;
 #pragma clang loop unroll(disable)
-	for (__u32 i = 0; i < BA_MAX_CANDIDATES; i++) {
-		if (i < c->start)
-			continue;
-		if (i >= sc->nrules)
+	for (__u32 k = 0; k < BA_MAX_CANDIDATES; k++) {
+		__u32 i = start + k;
+		if (i >= n)
 			break;
+		/* n <= BA_MAX_CANDIDATES: the mask only tells the verifier so */
+		asm volatile("" : "+r"(i));
+		i &= BA_MAX_CANDIDATES - 1;
 		c->pos = i;
 		if (eval_rule(sc->rule[i], c))
 			break;

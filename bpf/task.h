@@ -9,19 +9,9 @@
 
 #include "record.h"
 #include "rules.h"
+#include "eval_ctx.h"
 
 #define BA_TS_COMPAT 0x0002	/* x86 thread_info.status: 32-bit syscall active */
-
-/* the values rules compare; cred[] in struct cred's order */
-struct ba_ids {
-	__u32 pid;
-	__u32 ppid;
-	__u32 auid;
-	__u32 ses;
-	__u32 pers;
-	__u32 arch;
-	__u32 cred[8];	/* uid gid suid sgid euid egid fsuid fsgid */
-};
 
 static __always_inline __u32 read_u32(void *base, __u32 off)
 {
@@ -58,19 +48,21 @@ static __always_inline void read_ids(void *task, __u32 abi, struct ba_ids *ids, 
 {
 	ids->pid = bpf_get_current_pid_tgid() >> 32;
 	ids->arch = abi == BA_ABI_COMPAT ? BA_AUDIT_ARCH_I386 : BA_AUDIT_ARCH_X86_64;
+	ids->ppid = 0;
 	if (need & (1u << BA_SLOT_PPID)) {
 		void *parent = read_ptr(task, BA_OFF_TASK_REAL_PARENT);
 
-		ids->ppid = parent ? read_u32(parent, BA_OFF_TASK_TGID) : 0;
+		if (parent)
+			ids->ppid = read_u32(parent, BA_OFF_TASK_TGID);
 	}
-	if (need & ((1u << BA_SLOT_AUID) | (1u << BA_SLOT_LOGINUID_SET)))
-		ids->auid = read_u32(task, BA_OFF_TASK_LOGINUID);
-	if (need & (1u << BA_SLOT_SES))
-		ids->ses = read_u32(task, BA_OFF_TASK_SESSIONID);
-	if (need & (1u << BA_SLOT_PERS))
-		ids->pers = read_u32(task, BA_OFF_TASK_PERSONALITY);
-	if (!(need & BA_SLOTS_CRED))
+	ids->auid = need & ((1u << BA_SLOT_AUID) | (1u << BA_SLOT_LOGINUID_SET)) ?
+		read_u32(task, BA_OFF_TASK_LOGINUID) : 0;
+	ids->ses = need & (1u << BA_SLOT_SES) ? read_u32(task, BA_OFF_TASK_SESSIONID) : 0;
+	ids->pers = need & (1u << BA_SLOT_PERS) ? read_u32(task, BA_OFF_TASK_PERSONALITY) : 0;
+	if (!(need & BA_SLOTS_CRED)) {
+		__builtin_memset(ids->cred, 0, sizeof(ids->cred));
 		return;
+	}
 	void *cred = read_ptr(task, BA_OFF_TASK_CRED);
 #ifdef BA_CRED_CONTIGUOUS
 	bpf_probe_read_kernel(ids->cred, sizeof(ids->cred), cred + BA_OFF_CRED_UID);
