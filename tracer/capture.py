@@ -68,6 +68,8 @@ class CaptureSession:
     def __init__(self, options: CaptureOptions):
         if options.transport not in TRANSPORTS:
             raise BpfauditError(f"transport {options.transport!r}: use one of {', '.join(TRANSPORTS)}")
+        if options.page_cnt <= 0 or options.page_cnt & (options.page_cnt - 1):
+            raise BpfauditError(f"perf buffer of {options.page_cnt} pages per CPU: use a power of two (e.g. 1024)")
         self.options = options
         self.ruleset = resolve_rules(options.rules)
         kernel_rules = self.ruleset.kernel_rules()

@@ -329,6 +329,13 @@ def test_an_unknown_transport_is_refused(loaded):
     assert "program" not in loaded
 
 
+@pytest.mark.parametrize("pages", [0, 3, 1000])
+def test_a_ring_size_that_is_not_a_power_of_two_is_refused_before_loading(loaded, pages):
+    with pytest.raises(BpfauditError, match="power of two"):
+        session(page_cnt=pages, transport="perf-ring")
+    assert "program" not in loaded
+
+
 def test_detach_uses_the_programs_own_detach_when_it_has_one(loaded):
     s = session()
     prog = loaded["program"]
