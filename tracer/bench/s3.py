@@ -1,8 +1,10 @@
 """S3, the lossless ceiling: a paced generator steps the record rate up until the capture session loses.
 
-Searched twice: with the per-record consumer (poll() decodes every record, as
-`bpfaudit trace` does) and with a consumer that only takes raw samples off the
-reader thread's queue, which is the capture session's own ceiling.
+Searched per consumer: the per-record consumer (poll() decodes every record, as
+`bpfaudit trace` does) on the default perf-ring transport; the transport alone
+(samples taken off undecoded: the capture session's own ceiling, the fastest
+consumer); and the per-record consumer on bcc's perf buffer, the transport it
+replaced, for comparison. All with `bpfaudit trace`'s ring size.
 """
 
 from __future__ import annotations
@@ -17,8 +19,13 @@ from tracer.bench.stats import at_least
 from tracer.bench.stepping import Step, bounds, ceiling, next_rate
 from tracer.bench.workload import GetppidJob
 
-CONSUMERS = {"decode": "per-record consumer (poll() decodes each record)",
-             "count": "reader thread only (raw samples counted, not decoded)"}
+CONSUMERS = {"decode": "per-record consumer (poll() decodes each record, perf-ring transport)",
+             "count": "transport only (perf-ring samples counted, not decoded)",
+             "decode-bcc": "per-record consumer on bcc's perf buffer (callback per sample)"}
+# key -> (decode?, transport); "decode" and "count" are the targets' per-record and fastest consumers
+SETUPS = {"decode": (True, "perf-ring"), "count": (False, "perf-ring"), "decode-bcc": (True, "bcc")}
+TARGETED = ("decode", "count")
+PAGE_CNT = 1024  # perf ring pages per CPU: CaptureOptions' default, what `bpfaudit trace` runs with
 # perf_lost is left out: the perf buffer's lost callback only fires with the
 # next successful write, so it lands in the step after the loss (seen here);
 # the BPF-side submit failures count the same drops on time.
@@ -57,23 +64,30 @@ def run_s3(binary: str, seconds: float, log: Callable[[str], None], start: float
         kstate.set_enabled(0)
         kstate.fast_path(True)
         for key, label in CONSUMERS.items():
-            config = Bpfaudit(f"bpfaudit, {label}", parse_text(kstate.BENCH_RULE), decode=key == "decode")
+            decode, transport = SETUPS[key]
+            config = Bpfaudit(f"bpfaudit, {label}", parse_text(kstate.BENCH_RULE), decode=decode,
+                              page_cnt=PAGE_CNT)
+            config.options["transport"] = transport
             with opened([config], log):
                 found = search(config, binary, seconds, log, start, max_steps, quiet)
             out[f"S3-{key}"] = {
-                "title": f"S3 lossless ceiling, {label} (records/s)", "consumer": label, **found,
+                "title": f"S3 lossless ceiling, {label} (records/s)", "consumer": label, "transport": transport,
+                **found,
                 "notes": [f"S3: rule `{kstate.BENCH_RULE}`, auid 1000, paced getppid, {seconds:g} s per step; "
                           f"rate doubled from {start:,.0f}/s until loss, then bisected to within 15%; "
                           "a step that reaches under 90% of its target ends the search (generator-bound)",
                           "S3: lossless = emitted == delivered and no BPF submit failure, user-space drop or "
-                          "malformed sample (perf_lost arrives a step late, so it is reported, not used)"],
+                          "malformed sample (perf_lost arrives a step late, so it is reported, not used)",
+                          f"S3: perf ring {PAGE_CNT} pages/CPU, wakeup every 64 samples, 100 ms drain; perf-ring: "
+                          "rings read in poll(); bcc: reader thread + queue"],
             }
     return out
 
 
 def s3_targets(scenarios: Dict[str, Dict]) -> list:
     out = []
-    for key, label in CONSUMERS.items():
+    for key in TARGETED:
+        label = CONSUMERS[key]
         s = scenarios.get(f"S3-{key}")
         if s:
             note = "generator-bound: the tracer lost nothing at the highest rate issued" \
