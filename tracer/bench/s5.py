@@ -60,7 +60,7 @@ def flush_rings(binary: str, cpus: Iterable[int], auid: int = AUID) -> int:
 
 
 class OverloadBpfaudit(Bpfaudit):
-    """The capture session as S3 runs it, with the drain S5 needs before its counters are read.
+    """bpfaudit's capture session with the drain S5 needs before its counters are read.
 
     Opened for one run only, so its counters since open are that run's.
     """
@@ -101,11 +101,9 @@ class OverloadBpfaudit(Bpfaudit):
             self.switch.off()
         self._settle(tally, res.pid, timeout=10)
         drain_s = time.monotonic() - drained_s
-        per_cpu = self.cap.counters_per_cpu() if hasattr(self.cap, "counters_per_cpu") else None
-        delivery = self.cap.delivery_per_cpu() if hasattr(self.cap, "delivery_per_cpu") else None
-        ledger = accounting.account(self.cap.losses(), per_cpu, delivery)
-        return res, {**tally, "transport": self.cap.transport, "ledger": ledger, "flush_calls": flush_calls, "drained": drained,
-                     "perf_lost_waited": caught_up, "drain_s": round(drain_s, 2),
+        ledger = accounting.account(self.cap.losses(), self.cap.counters_per_cpu(), self.cap.delivery_per_cpu())
+        return res, {**tally, "transport": self.cap.transport, "ledger": ledger, "flush_calls": flush_calls,
+                     "drained": drained, "perf_lost_waited": caught_up, "drain_s": round(drain_s, 2),
                      "emitted": ledger["emitted"], "lost": ledger["lost"],
                      "consumer_cpu_ms": round(consumer_cpu * 1000, 1), "job_wall_ms": round(res.ns / 1e6, 1)}
 
