@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ctypes
 import dataclasses
+import gc
 import os
 import struct
 import time
@@ -188,6 +189,11 @@ class RecordDecoder:
         last_arch = last_nr = -1
         last_comm_b = last_tty_b = None
         name = comm = tty = ""
+        # Events hold no reference cycles, but the cyclic collector runs every few hundred
+        # allocations and walks the growing batch again each time (measured: twice the decode
+        # cost at 20,000 records per batch). Paused for the batch; reference counting still frees.
+        collecting = gc.isenabled()
+        gc.disable()
         try:
             for raw in raws:
                 delivered += 1
@@ -255,6 +261,8 @@ class RecordDecoder:
                     event.key = keys[decided] if 0 <= decided < nkeys else None
                 append(event)
         finally:
+            if collecting:
+                gc.enable()
             if cur_cpu >= 0:
                 next_seq[cur_cpu] = expect
             self.delivered += delivered
