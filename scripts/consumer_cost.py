@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import ctypes
 import os
 import pstats
 import sys
