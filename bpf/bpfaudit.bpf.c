@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * bpfaudit: kernel-audit-style syscall records from the raw_syscalls
- * tracepoints. sys_enter filters and stashes what sys_exit needs; sys_exit
- * finishes the rule decision and submits the whole syscall as one sample.
+ * bpfaudit: kernel-audit-style syscall records from the sys_enter/sys_exit
+ * raw tracepoints (raw_syscalls; raw: no per-event argument copy, the
+ * cheaper of the two by scripts/bench's probes). sys_enter filters and
+ * stashes what sys_exit needs; sys_exit finishes the rule decision and
+ * submits the whole syscall as one sample.
  */
 #include "record.h"
 #include "rules.h"
@@ -10,6 +12,7 @@
 #include "task.h"
 #include "filter.h"
 #include "paths.h"
+#include "regs.h"
 
 static __always_inline struct ba_syscall *syscall_entry(__u32 abi, long id)
 {
@@ -50,14 +53,15 @@ static __always_inline void selfcheck_fill(struct ba_config *cfg)
 	cfg->selfcheck = 0;
 }
 
-TRACEPOINT_PROBE(raw_syscalls, sys_enter)
+/* ctx->args: (struct pt_regs *regs, long id) */
+RAW_TRACEPOINT_PROBE(sys_enter)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid, zero = 0;
 	struct ba_config *cfg = config.lookup(&zero);
 	struct ba_syscall *sc;
 	struct ba_record *rec;
-	long id = args->id;
+	long id = ctx->args[1];
 
 	if (!cfg)
 		return 0;
@@ -87,14 +91,14 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter)
 		return 0;
 	if (sc->flags & BA_SC_CHANGES_CREDS) {
 		/* identity may change during the call: the kernel judges it at exit */
+		read_args(c, (void *)ctx->args[0], abi);
 		c->pos = 0;
 		c->undecided = 1;
 	} else {
-		__u64 a[4] = { args->args[0], args->args[1], args->args[2], args->args[3] };
-
+		read_args(c, (void *)ctx->args[0], abi);
 		read_ids(task, abi, &c->ids, sc->slots);
 		set_ids(c, &c->ids);
-		set_args(c, a);
+		set_args(c, c->args);
 		eval_rules(c, sc);
 		if (c->result < 0)
 			return 0;
@@ -112,12 +116,12 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter)
 	/* undecided: where sys_exit resumes in the candidate list; else the rule */
 	rec->rule = c->undecided ? c->pos : c->result;
 	rec->flags = c->undecided ? 0 : BA_REC_DECIDED;
-	rec->args[0] = args->args[0];
-	rec->args[1] = args->args[1];
-	rec->args[2] = args->args[2];
-	rec->args[3] = args->args[3];
-	rec->args[4] = args->args[4];
-	rec->args[5] = args->args[5];
+	rec->args[0] = c->args[0];
+	rec->args[1] = c->args[1];
+	rec->args[2] = c->args[2];
+	rec->args[3] = c->args[3];
+	rec->args[4] = c->args[4];
+	rec->args[5] = c->args[5];
 	read_paths(rec, sc);
 	if (stash.update(&tid, rec))
 		count(BA_CNT_STASH_FULL);
@@ -126,7 +130,8 @@ TRACEPOINT_PROBE(raw_syscalls, sys_enter)
 	return 0;
 }
 
-TRACEPOINT_PROBE(raw_syscalls, sys_exit)
+/* ctx->args: (struct pt_regs *regs, long ret) */
+RAW_TRACEPOINT_PROBE(sys_exit)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid(), zero = 0;
 	struct ba_record *rec = stash.lookup(&tid);
@@ -141,7 +146,7 @@ TRACEPOINT_PROBE(raw_syscalls, sys_exit)
 	sc = syscall_entry(rec->abi & 1, rec->syscall);
 	if (!cfg || !sc)
 		goto out;
-	ret = args->ret;
+	ret = ctx->args[1];
 	rec->exit = ret;
 	rec->exit_ns = bpf_ktime_get_ns();
 
@@ -194,7 +199,7 @@ TRACEPOINT_PROBE(raw_syscalls, sys_exit)
 			len = BA_PATH_LEN;
 		size = BA_RECORD_HDR_SIZE + len;
 	}
-	int err = events.perf_submit(args, rec, size);
+	int err = events.perf_submit(ctx, rec, size);
 	if (err)
 		count(BA_CNT_SUBMIT_FAILED);
 out:

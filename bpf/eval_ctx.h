@@ -3,6 +3,7 @@
 #ifndef BPFAUDIT_EVAL_CTX_H
 #define BPFAUDIT_EVAL_CTX_H
 
+#include "record.h"
 #include "rules.h"
 
 /* the values rules compare; cred[] in struct cred's order */
@@ -20,6 +21,8 @@ struct eval_ctx {
 	/* the identity read for this syscall; in map memory, not on the stack,
 	 * so that paths which read different parts of it look alike to the verifier */
 	struct ba_ids ids;
+	__u64 regs[BA_REGS_WORDS];	/* the argument registers' span of pt_regs (regs.h) */
+	__u64 args[BA_NARGS];		/* a0..a5 */
 	__u32 vals[BA_NR_SLOTS];	/* BA_SLOT_* */
 	__u32 known;			/* bit per slot: value available */
 	__u32 start;			/* first position in the candidate list to look at */

@@ -157,9 +157,20 @@ KERNEL_FIELDS: Dict[str, Tuple[str, str]] = {
     "CRED_FSGID": ("cred", "fsgid.val"),
     "SIGNAL_TTY": ("signal_struct", "tty"),
     "TTY_NAME": ("tty_struct", "name"),
+    # raw tracepoints get the registers: x86-64 arguments di si dx r10 r8 r9, ia32 bx cx dx si di bp
+    "PT_REGS_DI": ("pt_regs", "di"),
+    "PT_REGS_SI": ("pt_regs", "si"),
+    "PT_REGS_DX": ("pt_regs", "dx"),
+    "PT_REGS_R10": ("pt_regs", "r10"),
+    "PT_REGS_R8": ("pt_regs", "r8"),
+    "PT_REGS_R9": ("pt_regs", "r9"),
+    "PT_REGS_BX": ("pt_regs", "bx"),
+    "PT_REGS_CX": ("pt_regs", "cx"),
+    "PT_REGS_BP": ("pt_regs", "bp"),
 }
+PT_REGS = tuple(m for m in KERNEL_FIELDS if m.startswith("PT_REGS_"))
 # Expected sizes: a field of another width means a kernel we do not understand.
-_SIZES = {"TASK_REAL_PARENT": 8, "TASK_CRED": 8, "TASK_SIGNAL": 8, "SIGNAL_TTY": 8}
+_SIZES = {"TASK_REAL_PARENT": 8, "TASK_CRED": 8, "TASK_SIGNAL": 8, "SIGNAL_TTY": 8, **{m: 8 for m in PT_REGS}}
 CRED_ORDER = ("CRED_UID", "CRED_GID", "CRED_SUID", "CRED_SGID", "CRED_EUID", "CRED_EGID", "CRED_FSUID", "CRED_FSGID")
 
 
@@ -173,6 +184,13 @@ def kernel_offsets(btf: Btf) -> Dict[str, int]:
             raise BpfauditError(f"{struct_name}.{path} is {size} bytes in this kernel, expected {want}")
         out[macro] = off
     return out
+
+
+def regs_span(offsets: Dict[str, int]) -> Tuple[int, int]:
+    """(first offset, 8-byte words): the part of pt_regs holding every argument register, read in one go."""
+    lo = min(offsets[m] for m in PT_REGS)
+    hi = max(offsets[m] for m in PT_REGS) + 8
+    return lo, (hi - lo) // 8
 
 
 def cred_ids_contiguous(offsets: Dict[str, int]) -> bool:

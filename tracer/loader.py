@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Set
 
-from tracer.btf import cred_ids_contiguous, kernel_offsets, load_vmlinux_btf
+from tracer.btf import cred_ids_contiguous, kernel_offsets, load_vmlinux_btf, regs_span
 from tracer.errors import BpfauditError
 from tracer.filters import KernelRule
 from tracer.headers import HeaderTree, header_tree
@@ -79,6 +79,12 @@ class Program:
         for key, entry in self.tables.syscalls.items():
             sc_map[ctypes.c_int(key)] = entry
 
+    def detach(self) -> None:
+        """Detaches both programs (no new records); the maps stay readable until close()."""
+        if self.bpf is not None:
+            for tp in list(self.bpf.raw_tracepoint_fds):
+                self.bpf.detach_raw_tracepoint(tp)
+
     def close(self) -> None:
         if self.bpf is not None:
             self.bpf.cleanup()
@@ -114,6 +120,8 @@ def compile_flags(offsets: Dict[str, int]) -> List[str]:
     flags += [f"-DBA_OFF_{name}={off}" for name, off in sorted(offsets.items())]
     if cred_ids_contiguous(offsets):
         flags.append("-DBA_CRED_CONTIGUOUS=1")
+    lo, words = regs_span(offsets)
+    flags += [f"-DBA_REGS_LO={lo}", f"-DBA_REGS_WORDS={words}"]
     return flags
 
 

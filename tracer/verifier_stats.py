@@ -11,17 +11,17 @@ from pathlib import Path
 
 from tracer.loader import PROGRAM, assemble_source, compile_flags, import_bcc, require_root, running_kernel_offsets
 
-# bcc attaches TRACEPOINT_PROBE functions as it loads them: renamed, they only load
-_PROBE = re.compile(r"TRACEPOINT_PROBE\((\w+),\s*(\w+)\)")
+# bcc attaches RAW_TRACEPOINT_PROBE functions as it loads them: renamed, they only load
+_PROBE = re.compile(r"RAW_TRACEPOINT_PROBE\((\w+)\)")
 _STATS = re.compile(r"processed \d+ insns.*")
 
 
 def program_names(text: str):
-    return [f"bpfaudit_{cat}_{name}" for cat, name in _PROBE.findall(text)]
+    return [f"bpfaudit_{name}" for name in _PROBE.findall(text)]
 
 
 def loadable_text(text: str) -> str:
-    return _PROBE.sub(r"int bpfaudit_\1_\2(struct tracepoint__\1__\2 *args)", text)
+    return _PROBE.sub(r"int bpfaudit_\1(struct bpf_raw_tracepoint_args *ctx)", text)
 
 
 def main(argv=None) -> int:
@@ -50,7 +50,7 @@ def measure(path: Path) -> int:
             saved = os.dup(2)
             os.dup2(log.fileno(), 2)
             try:
-                bpf.load_func(name.encode(), bcc.BPF.TRACEPOINT)
+                bpf.load_func(name.encode(), bcc.BPF.RAW_TRACEPOINT)
                 error = ""
             except Exception as err:  # bcc raises bare Exception
                 error = str(err).splitlines()[0]

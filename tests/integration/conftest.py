@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import time
 from pathlib import Path
 from typing import List, Optional
 
@@ -56,3 +57,14 @@ def bpf_prog_ids(pid: Optional[int] = None) -> List[int]:
 def prog_exists(prog_id: int) -> bool:
     r = subprocess.run(["bpftool", "prog", "show", "id", str(prog_id)], capture_output=True)
     return r.returncode == 0
+
+
+def progs_left(prog_ids: List[int], timeout: float = 5.0) -> List[int]:
+    """Those of prog_ids that still exist after up to `timeout` s: once its last fd
+    is closed the kernel frees a raw-tracepoint program after an RCU grace period."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = sorted({i for i in prog_ids if prog_exists(i)})
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.1)

@@ -13,7 +13,7 @@ from tracer.capture import CaptureOptions, open_capture
 from tracer.rules import parse_text
 from tracer.syscall_table import AUDIT_ARCH_X86_64, syscall_number
 
-from .conftest import bpf_prog_ids, prog_exists, set_loginuid
+from .conftest import bpf_prog_ids, prog_exists, progs_left, set_loginuid
 
 RULES = """
 -a always,exit -F arch=b64 -S openat,unlink,execve -F auid>=1000 -F auid!=unset -k files
@@ -156,4 +156,4 @@ def test_nothing_stays_attached(workload_bin):
     ids = [i for i in bpf_prog_ids() if i not in before]
     assert len(ids) >= 2 and all(prog_exists(i) for i in ids)
     cap.close()
-    assert [i for i in ids if prog_exists(i)] == []
+    assert progs_left(ids) == []

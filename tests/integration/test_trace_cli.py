@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, bpf_prog_ids, prog_exists, set_loginuid
+from .conftest import ROOT, bpf_prog_ids, prog_exists, progs_left, set_loginuid
 
 BPFAUDIT = [sys.executable, "-m", "tracer"]
 ALL_USER_RULE = "-a always,exit -S all -F auid>=1000 -F auid!=unset -k user"
@@ -106,7 +106,7 @@ def test_signals_detach_everything(sig):
     assert proc.returncode == 0, err
     summary = err.strip().splitlines()[-1]
     assert " 0 lost " in summary and "reconciled" in summary, summary
-    assert [i for i in ids if prog_exists(i)] == []
+    assert progs_left(ids) == []
 
 
 def _fails_cleanly(args, env=None, user=None):

@@ -8,7 +8,7 @@ import struct
 import pytest
 
 from tracer import btf as B
-from tracer.btf import KERNEL_FIELDS, Btf, cred_ids_contiguous, kernel_offsets, load_vmlinux_btf
+from tracer.btf import KERNEL_FIELDS, PT_REGS, Btf, cred_ids_contiguous, kernel_offsets, load_vmlinux_btf, regs_span
 from tracer.errors import BpfauditError
 
 
@@ -109,6 +109,8 @@ def kernel_blob(cred_order=("uid", "gid", "suid", "sgid", "euid", "egid", "fsuid
         ("signal", w.ptr(signal), TASK["signal"] * 8),
         ("comm", w.array(char, 16), TASK["comm"] * 8),
     ], kind_flag=kind_flag_task or bitfield_personality)
+    regs = ("r15", "r14", "r13", "r12", "bp", "bx", "r11", "r10", "r9", "r8", "ax", "cx", "dx", "si", "di")
+    w.struct("pt_regs", 8 * len(regs), [(name, u64, 64 * i) for i, name in enumerate(regs)])
     w.func_proto(u32, [("a", u32), ("b", u64)])  # a kind with per-entry trailers after everything
     return w.blob()
 
@@ -179,6 +181,15 @@ def test_kernel_offsets_finds_every_field(kbtf):
             assert offs[macro] == TASK[path], macro
     assert offs["CRED_UID"] == CRED_BASE and offs["SIGNAL_TTY"] == 8 and offs["TTY_NAME"] == 32
     assert cred_ids_contiguous(offs)
+
+
+def test_regs_span_covers_every_argument_register(kbtf):
+    offs = kernel_offsets(kbtf)
+    assert offs["PT_REGS_DI"] == 8 * 14 and offs["PT_REGS_BP"] == 8 * 4
+    lo, words = regs_span(offs)
+    # bp (4) is the lowest argument register, di (14) the highest: 11 words from bp
+    assert (lo, words) == (8 * 4, 11)
+    assert all(lo <= offs[m] <= lo + 8 * (words - 1) for m in PT_REGS)
 
 
 def test_kernel_offsets_refuses_a_field_of_another_size():

@@ -86,6 +86,9 @@ def test_compile_flags_carry_every_offset():
         assert f"-DBA_OFF_{macro}={off}" in flags
     assert f"-I{BPF_DIR}" in flags
     assert "-DBA_CRED_CONTIGUOUS=1" in flags
+    regs = [offs[m] for m in KERNEL_FIELDS if m.startswith("PT_REGS_")]
+    assert f"-DBA_REGS_LO={min(regs)}" in flags
+    assert f"-DBA_REGS_WORDS={(max(regs) + 8 - min(regs)) // 8}" in flags
 
 
 def test_compile_flags_without_contiguous_creds():
