@@ -128,7 +128,7 @@ static void print_hist(void)
 
 int main(int argc, char **argv)
 {
-	double seconds, rate = 0, slice_median = 0;
+	double seconds, rate = 0, slice_median = 0, wall_per_call, cpu_per_call;
 	long long start, end, limit, calls = 0, cpu_start, cpu_end, slice_start, slice_calls = 0;
 	int latency = 0;
 
@@ -192,14 +192,17 @@ int main(int argc, char **argv)
 		end = now_ns();
 	}
 	cpu_end = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+	/* a paced run descheduled for all of a short SECONDS makes no call: print 0, not inf (not JSON) */
+	wall_per_call = calls ? (double)(end - start) / calls : 0;
+	cpu_per_call = calls ? (double)(cpu_end - cpu_start) / calls : 0;
 	if (nslices) {
 		qsort(slices, nslices, sizeof(slices[0]), cmp_double);
 		slice_median = slices[nslices / 2];
 	}
 	printf("{\"calls\": %lld, \"warmup\": %d, \"ns\": %lld, \"ns_per_call\": %.3f, "
 	       "\"cpu_ns_per_call\": %.3f, \"slice_median_ns_per_call\": %.3f, \"calls_per_s\": %.1f",
-	       calls, rate == 0 ? WARMUP : 0, end - start, (double)(end - start) / calls,
-	       (double)(cpu_end - cpu_start) / calls, slice_median, calls * 1e9 / (end - start));
+	       calls, rate == 0 ? WARMUP : 0, end - start, wall_per_call, cpu_per_call, slice_median,
+	       calls * 1e9 / (end - start));
 	if (latency)
 		print_hist();
 	printf("}\n");
