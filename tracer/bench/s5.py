@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 import os
-import subprocess
 import time
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
@@ -17,7 +16,7 @@ from tracer.bench.quiet import QuietWaiter
 from tracer.bench.runner import opened
 from tracer.bench.s2 import TUNED_BACKLOG
 from tracer.bench.stats import at_most, ratio
-from tracer.bench.workload import GetppidJob, WorkloadResult, command, login_session, parse_output
+from tracer.bench.workload import GetppidJob, WorkloadResult, login_session
 from tracer.errors import BpfauditError
 
 FACTOR = 3
@@ -39,23 +38,28 @@ def overload_rate(override: Optional[float], s3_decode: Optional[Dict]) -> Tuple
     return None, ""
 
 
-def flush_rings(binary: str, cpus: Iterable[int], auid: int = AUID) -> int:
-    """A few matching calls on each CPU; returns how many.
+def flush_rings(cpus: Iterable[int], auid: int = AUID) -> int:
+    """One matching call (getppid in a login session of `auid`) on each CPU; returns how many.
 
     A perf ring writes the LOST record for its dropped samples only before its
     next sample, so without a later write on that CPU perf_lost never catches up.
     """
     calls = 0
     for cpu in cpus:
-        def pin(cpu: int = cpu) -> None:
-            os.sched_setaffinity(0, {cpu})
-            login_session(auid)()
-
-        proc = subprocess.run(command(binary, 0.005, 1000), capture_output=True, text=True, timeout=30,
-                              preexec_fn=pin)
-        if proc.returncode != 0:
-            raise BpfauditError(f"the perf-ring flush on CPU {cpu} failed: {proc.stderr.strip()[:200]}", 1)
-        calls += parse_output(proc.stdout).calls
+        pid = os.fork()
+        if pid == 0:  # the child makes simple syscalls only, then leaves without Python's clean-up
+            code = 1
+            try:
+                os.sched_setaffinity(0, {cpu})
+                login_session(auid)()
+                os.getppid()
+                code = 0
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise BpfauditError(f"the perf-ring flush call on CPU {cpu} failed", 1)
+        calls += 1
     return calls
 
 
@@ -95,7 +99,7 @@ class OverloadBpfaudit(Bpfaudit):
             consumer_cpu = time.process_time() - cpu0
             drained_s = time.monotonic()
             drained = self._settle(tally, res.pid, timeout=60)
-            flush_calls = flush_rings(job.binary, sorted(os.sched_getaffinity(0)))
+            flush_calls = flush_rings(sorted(os.sched_getaffinity(0)))
             caught_up = self._settle(tally, res.pid, timeout=10, until=self._perf_lost_in)
         finally:
             self.switch.off()
@@ -192,8 +196,8 @@ def run_s5(binary: str, seconds: float, log: Callable[[str], None], rate: Option
                   "histogram (32 buckets per power of two, < 3.2 % wide; a sample includes one vDSO clock read); "
                   "percentiles by nearest rank",
                   f"S5 bpfaudit: capture session as `bpfaudit trace` opens it ({transport}), "
-                  "poll() decodes every record; after the workload: drained with the programs attached, a few "
-                  "matching calls on each CPU so each perf ring writes its pending LOST record, drained, detached; "
+                  "poll() decodes every record; after the workload: drained with the programs attached, one "
+                  "matching call on each CPU so each perf ring writes its pending LOST record, drained, detached; "
                   "lost = bpf_submit_failed + userspace_dropped (perf_lost, seq_gaps: cross-checks)",
                   f"S5 kernel audit: tuned auditd (flush=NONE, log_format=RAW, backlog_limit {TUNED_BACKLOG}), "
                   f"backlog_wait_time as found ({before.backlog_wait_time} jiffies); status sampled every 20 ms; "
