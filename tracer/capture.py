@@ -1,6 +1,6 @@
-"""A capture session: loads the programs for a rule set, drains the perf
-buffer on a timer, and keeps the loss ledger. Every consumer (trace, top,
-compare) reads records through this."""
+"""A capture session: loads the programs for a rule set, reads their perf
+rings a batch at a time, and keeps the loss counters. Every consumer (trace,
+top, compare) reads records through this."""
 
 from __future__ import annotations
 
