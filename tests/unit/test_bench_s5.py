@@ -165,7 +165,7 @@ def s5_report(ledger, kaudit_status=None):
     rows = add_ratios([row("bare", 150, 400),
                        row("bpfaudit", 1500, 900, ledger=ledger, consumer_cpu_ms=2500.0, job_wall_ms=5000.0),
                        row("kernel audit + auditd tuned", 6000, 40_000, kaudit_status=kaudit_status,
-                           auditd_records=600_000)])
+                           auditd_records=600_000, foreign_tracers=0, foreign_tracers_after=2)])
     return {"scenarios": {"S5": {"kind": "overload", "title": "S5 overload: 120,000 getppid/s for 5 s",
                                  "rows": rows, "notes": ["S5 rate: --s5-rate 120,000/s"]}},
             "skipped": {}}
@@ -191,7 +191,7 @@ def test_targets_met_and_missed():
 
 def render(table) -> str:
     buf = io.StringIO()
-    Console(file=buf, width=250, color_system=None).print(table)
+    Console(file=buf, width=400, color_system=None).print(table)
     return buf.getvalue()
 
 
@@ -214,6 +214,7 @@ def test_s5_tables_latency_ledger_and_backlog():
     assert "700 records decoded, 300 lost (30%)" in lat and "consumer CPU 50% of a core" in lat
     assert "backlog max 8,200/8,192, waited 10,000 ms, lost 6" in lat
     assert "auditd logged 600,000 of 600,000 calls" in lat
+    assert "other syscall programs attached: 0 before, 2 after the run" in lat
     ledger = render(tables[1])
     assert "yes" in ledger and "1,000" in ledger and "300" in ledger
     backlog = render(tables[2])

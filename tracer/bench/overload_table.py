@@ -28,8 +28,9 @@ def _row_note(row: Dict) -> str:
                      f", waited {fmt_ns(status.get('backlog_wait_ms'))} ms, lost {_count(status.get('lost_delta'))}")
     if "auditd_records" in row:
         parts.append(f"auditd logged {row['auditd_records']:,} of {row['calls']:,} calls")
-    if row.get("foreign_tracers"):
-        parts.append(f"beside {row['foreign_tracers']} other syscall programs")
+    before, after = row.get("foreign_tracers", 0), row.get("foreign_tracers_after", 0)
+    if before or after:
+        parts.append(f"other syscall programs attached: {before} before, {after} after the run")
     return "; ".join(parts)
 
 

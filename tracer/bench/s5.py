@@ -12,7 +12,7 @@ from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 from tracer.bench import accounting, backlog, kstate, latency
 from tracer.bench.configs import Bare, Bpfaudit, KernelAudit
-from tracer.bench.quiet import QuietWaiter
+from tracer.bench.quiet import QuietWaiter, foreign_programs
 from tracer.bench.runner import opened
 from tracer.bench.s2 import TUNED_BACKLOG
 from tracer.bench.stats import at_most, ratio
@@ -181,7 +181,9 @@ def run_s5(binary: str, seconds: float, log: Callable[[str], None], rate: Option
                 foreign = quiet() if quiet else []
                 log(f"S5 {c.name}: {target:,.0f}/s for {seconds:g} s")
                 res, extra = c.measure(job)
+                # a run is long: a tracer attached during it and gone before the next check is still missed
                 extra["foreign_tracers"] = len(foreign)
+                extra["foreign_tracers_after"] = len(foreign_programs()) if quiet else 0
                 rows.append(result_row(c.name, target, res, extra))
                 lat = rows[-1]["latency_ns"]
                 log(f"S5 {c.name}: achieved {res.calls_per_s:,.0f}/s, p50 {lat['p50'] or 0:,.0f} ns, "
