@@ -76,7 +76,7 @@ RAW_TRACEPOINT_PROBE(sys_enter)
 
 	/* pre-filter: a syscall no rule lists costs one array lookup */
 	void *task = (void *)bpf_get_current_task();
-	__u32 abi = task_abi(task);
+	__u32 abi = current_abi();
 	sc = syscall_entry(abi, id);
 	if (!sc || !sc->nrules)
 		return 0;
@@ -89,13 +89,19 @@ RAW_TRACEPOINT_PROBE(sys_enter)
 	struct eval_ctx *c = new_eval_ctx(sc);
 	if (!c)
 		return 0;
+	void *regs = (void *)ctx->args[0];
+
+	c->have_args = 0;
 	if (sc->flags & BA_SC_CHANGES_CREDS) {
 		/* identity may change during the call: the kernel judges it at exit */
-		read_args(c, (void *)ctx->args[0], abi);
 		c->pos = 0;
 		c->undecided = 1;
 	} else {
-		read_args(c, (void *)ctx->args[0], abi);
+		/* arguments now only if a candidate rule compares them (a call
+		 * the rules reject then costs no register read); slots no rule
+		 * uses may hold stale values */
+		if (sc->slots & BA_SLOTS_ARGS)
+			read_args(c, regs, abi);
 		read_ids(task, abi, &c->ids, sc->slots);
 		set_ids(c, &c->ids);
 		set_args(c, c->args);
@@ -106,16 +112,20 @@ RAW_TRACEPOINT_PROBE(sys_enter)
 			return 0;
 	}
 
-	rec = scratch.lookup(&zero);
-	if (!rec)
+	rec = stash.task_storage_get(bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!rec) {
+		count(BA_CNT_STASH_FULL);
 		return 0;
+	}
+	if (!c->have_args)
+		read_args(c, regs, abi);
 	rec->enter_ns = bpf_ktime_get_ns();
 	rec->syscall = id;
 	rec->abi = abi;
 	rec->arch = abi == BA_ABI_COMPAT ? BA_AUDIT_ARCH_I386 : BA_AUDIT_ARCH_X86_64;
 	/* undecided: where sys_exit resumes in the candidate list; else the rule */
 	rec->rule = c->undecided ? c->pos : c->result;
-	rec->flags = c->undecided ? 0 : BA_REC_DECIDED;
+	rec->flags = BA_REC_PENDING | (c->undecided ? 0 : BA_REC_DECIDED);
 	rec->args[0] = c->args[0];
 	rec->args[1] = c->args[1];
 	rec->args[2] = c->args[2];
@@ -123,24 +133,21 @@ RAW_TRACEPOINT_PROBE(sys_enter)
 	rec->args[4] = c->args[4];
 	rec->args[5] = c->args[5];
 	read_paths(rec, sc);
-	if (stash.update(&tid, rec))
-		count(BA_CNT_STASH_FULL);
-	else
-		count(BA_CNT_ENTER_STASHED);
+	count(BA_CNT_ENTER_STASHED);
 	return 0;
 }
 
 /* ctx->args: (struct pt_regs *regs, long ret) */
 RAW_TRACEPOINT_PROBE(sys_exit)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid(), zero = 0;
-	struct ba_record *rec = stash.lookup(&tid);
+	__u32 zero = 0;
+	struct ba_record *rec = stash.task_storage_get(bpf_get_current_task_btf(), 0, 0);
 	struct ba_config *cfg;
 	struct ba_syscall *sc;
 	__u64 *seq;
 	long ret;
 
-	if (!rec)
+	if (!rec || !(rec->flags & BA_REC_PENDING))
 		return 0;
 	cfg = config.lookup(&zero);
 	sc = syscall_entry(rec->abi & 1, rec->syscall);
@@ -203,6 +210,6 @@ RAW_TRACEPOINT_PROBE(sys_exit)
 	if (err)
 		count(BA_CNT_SUBMIT_FAILED);
 out:
-	stash.delete(&tid);
+	rec->flags &= ~BA_REC_PENDING;
 	return 0;
 }

@@ -23,6 +23,7 @@ struct eval_ctx {
 	struct ba_ids ids;
 	__u64 regs[BA_REGS_WORDS];	/* the argument registers' span of pt_regs (regs.h) */
 	__u64 args[BA_NARGS];		/* a0..a5 */
+	__u32 have_args;		/* args[] read for this syscall */
 	__u32 vals[BA_NR_SLOTS];	/* BA_SLOT_* */
 	__u32 known;			/* bit per slot: value available */
 	__u32 start;			/* first position in the candidate list to look at */

@@ -19,11 +19,9 @@ BPF_ARRAY(rules, struct ba_rule, BA_MAX_RULES);
 BPF_ARRAY(syscalls, struct ba_syscall, BA_NR_ABIS * BA_NR_SYSCALLS);
 /* per-CPU traffic and loss counters, BA_CNT_* */
 BPF_PERCPU_ARRAY(counters, __u64, BA_NR_COUNTERS);
-/* sys_enter -> sys_exit, per thread; LRU so threads that die inside a
- * syscall (exit_group, a kill) cannot fill it */
-BPF_TABLE("lru_hash", __u32, struct ba_record, stash, BA_STASH_ENTRIES);
-/* the record is too big for the stack: built here at sys_enter */
-BPF_PERCPU_ARRAY(scratch, struct ba_record, 1);
+/* sys_enter -> sys_exit: the record, in the thread's own task storage
+ * (freed with the thread; BA_REC_PENDING marks a syscall in flight) */
+BPF_TASK_STORAGE(stash, struct ba_record);
 /* rule evaluation state (filter.h); programs do not nest on a CPU */
 BPF_PERCPU_ARRAY(evalctx, struct eval_ctx, 1);
 /* identity of the tracer itself, read on request to verify offsets */

@@ -36,6 +36,7 @@
 #define BA_REC_PATH0_FAULT 8
 #define BA_REC_PATH1_FAULT 16
 #define BA_REC_DECIDED 32	/* stash only: the rule was decided at sys_enter */
+#define BA_REC_PENDING 64	/* stash only: sys_enter stashed, sys_exit not yet run */
 
 /* Indices of the per-CPU loss/traffic counters (map "counters") */
 #define BA_CNT_EMITTED 0

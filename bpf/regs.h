@@ -8,6 +8,7 @@
 #define BPFAUDIT_REGS_H
 
 #include "record.h"
+#include "rules.h"
 #include "eval_ctx.h"
 
 #define BA_REG(c, off) ((c)->regs[((off) - BA_REGS_LO) / 8])
@@ -17,6 +18,9 @@ static __always_inline __u64 ba_pick(__u64 compat_mask, __u64 native, __u64 ia32
 {
 	return native ^ ((native ^ ia32) & compat_mask);
 }
+
+#define BA_SLOTS_ARGS ((1u << BA_SLOT_ARG0) | (1u << BA_SLOT_ARG1) | (1u << BA_SLOT_ARG2) | \
+		       (1u << BA_SLOT_ARG3))
 
 /* c->args = a0..a5 of the current syscall, by the task's ABI */
 static __always_inline void read_args(struct eval_ctx *c, void *regs, __u32 abi)
@@ -30,6 +34,7 @@ static __always_inline void read_args(struct eval_ctx *c, void *regs, __u32 abi)
 	c->args[3] = ba_pick(m, BA_REG(c, BA_OFF_PT_REGS_R10), BA_REG(c, BA_OFF_PT_REGS_SI));
 	c->args[4] = ba_pick(m, BA_REG(c, BA_OFF_PT_REGS_R8), BA_REG(c, BA_OFF_PT_REGS_DI));
 	c->args[5] = ba_pick(m, BA_REG(c, BA_OFF_PT_REGS_R9), BA_REG(c, BA_OFF_PT_REGS_BP));
+	c->have_args = 1;
 }
 
 #endif /* BPFAUDIT_REGS_H */

@@ -29,6 +29,17 @@ static __always_inline void *read_ptr(void *base, __u32 off)
 	return p;
 }
 
+/* the same, read directly through the BTF-typed current task: no probe read */
+static __always_inline __u32 current_abi(void)
+{
+	void *t = (void *)bpf_get_current_task_btf();
+	__u32 status;
+
+	/* the offset is BTF's: the load goes to the verifier as task_struct + off */
+	status = *(volatile __u32 *)(t + BA_OFF_TASK_TI_STATUS);
+	return status & BA_TS_COMPAT ? BA_ABI_COMPAT : BA_ABI_NATIVE;
+}
+
 static __always_inline __u32 task_abi(void *task)
 {
 	return read_u32(task, BA_OFF_TASK_TI_STATUS) & BA_TS_COMPAT ? BA_ABI_COMPAT : BA_ABI_NATIVE;

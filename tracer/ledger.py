@@ -32,8 +32,9 @@ Cross-checks, not part of the identity:
   seq_gaps    numbers the reader saw skipped within one CPU's stream. Drops
               before a CPU's first or after its last delivered record leave no
               gap, so seq_gaps <= lost.
-  stash_full  syscalls dropped at sys_enter (the per-thread stash was full):
-              lost before numbering, so outside the identity, reported apart.
+  stash_full  syscalls dropped at sys_enter: the thread's stash (task storage)
+              could not be had (no memory, or the storage busy on that CPU).
+              Lost before numbering, so outside the identity, reported apart.
 """
 
 from __future__ import annotations
@@ -257,7 +258,7 @@ class LossLedger:
             if extra > 0 and any(c.delivered_per_cpu[len(c.emitted_per_cpu):]):
                 problems.append("records arrived on a perf ring of a CPU BPF has no counters for")
         if c.stash_full:
-            notes.append(f"{c.stash_full} syscalls dropped at entry (stash full), before numbering")
+            notes.append(f"{c.stash_full} syscalls dropped at entry (no stash), before numbering")
         return Reconciliation(not problems, tuple(problems), tuple(notes))
 
     def to_dict(self) -> dict:

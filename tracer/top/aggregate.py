@@ -21,8 +21,8 @@ LOSS_KEYS: Tuple[Tuple[str, str], ...] = (
     ("userspace_dropped", "user-space dropped"),
     ("seq_gaps", "sequence gaps"),
 )
-# Further places a capture may lose records (enter records that found the
-# stash map full, samples that failed to decode): one summed column, shown
+# Further places a capture may lose records (enter records that could not
+# get the thread's stash, samples that failed to decode): one summed column, shown
 # only when the source reports them.
 EXTRA_LOSS_KEYS: Tuple[str, ...] = ("stash_full", "malformed")
 EXTRA_LOSS_NAME = "stash full + malformed"
