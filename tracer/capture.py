@@ -155,13 +155,15 @@ class CaptureSession:
 
     # -- consumer -------------------------------------------------------------
     def _wait(self, timeout_ms: Optional[int]) -> None:
-        """Until records are there, at most timeout_ms (default: the drain interval)."""
+        """Until a ring passes its wake-up count (bcc: records are queued), at most timeout_ms
+        (default: the drain interval)."""
         wait = (self.options.drain_ms if timeout_ms is None else timeout_ms) / 1000
         if wait <= 0:
             return
         if self._rings is not None:
-            if not any(ring.pending() for ring in self._rings.rings.values()):
-                self._rings.wait(wait)
+            # even with records pending: a poll that never waits takes them a few at a time and
+            # spends its CPU per batch (measured: 3-5 us per record instead of 1.3 at 150k/s)
+            self._rings.wait(wait)
         elif not self._queue:
             with self._ready:
                 self._ready.wait(wait)

@@ -209,8 +209,10 @@ class FakeRings:
         self.memory = {cpu: MemoryRing(data_size) for cpu in range(ncpu)}
         self.rings = {cpu: m.reader for cpu, m in self.memory.items()}
         self.closed = False
+        self.waits = []
 
     def wait(self, timeout_s):
+        self.waits.append(timeout_s)
         time.sleep(min(timeout_s, 0.002))
 
     def close(self):
@@ -309,6 +311,17 @@ def test_ring_records_wait_in_the_ring_until_polled(rings):
         assert [e.seq for e in s.poll(0)] == list(range(1, 26))
         losses = s.losses()
         assert (losses["delivered"], losses["userspace_dropped"], losses["queued"]) == (25, 0, 0)
+
+
+def test_poll_waits_for_a_wakeup_even_with_records_pending(rings):
+    """A poll that returned at once whenever a record was there would take them a few at a time."""
+    from tracer.perf_ring import sample_record
+
+    with ring_session() as s:
+        rings["rings"].memory[0].write(sample_record(raw_sample(0, 1)))
+        assert [e.seq for e in s.poll(30)] == [1]
+        assert rings["rings"].waits == [0.03]
+        assert [e.seq for e in s.poll(0)] == [] and rings["rings"].waits == [0.03]  # 0: no wait at all
 
 
 def test_discard_counts_samples_delivered_without_decoding(rings):
