@@ -222,6 +222,11 @@ def test_s5_tables_latency_ledger_and_backlog():
     assert notes(report) == ["S5 rate: --s5-rate 120,000/s"]
 
 
+def test_a_run_without_loss_is_flagged_as_no_overload():
+    text = render(build_tables(s5_report(account(losses(emitted=50, delivered=50))))[0])
+    assert "nothing lost: not an overload for this consumer" in text
+
+
 def test_ledger_table_shows_the_gap_when_not_exact():
     report = s5_report(account(losses(emitted=1000, delivered=700, bpf_submit_failed=295)))
     assert "NO (+5)" in render(build_tables(report)[1])
