@@ -133,6 +133,10 @@ RAW_TRACEPOINT_PROBE(sys_enter)
 	rec->args[4] = c->args[4];
 	rec->args[5] = c->args[5];
 	read_paths(rec, sc);
+	__u32 bucket = tid & (BA_INFLIGHT_BUCKETS - 1);
+	__u32 *pending = inflight.lookup(&bucket);
+	if (pending)
+		__sync_fetch_and_add(pending, 1);
 	count(BA_CNT_ENTER_STASHED);
 	return 0;
 }
@@ -140,7 +144,11 @@ RAW_TRACEPOINT_PROBE(sys_enter)
 /* ctx->args: (struct pt_regs *regs, long ret) */
 RAW_TRACEPOINT_PROBE(sys_exit)
 {
-	__u32 zero = 0;
+	__u32 zero = 0, bucket = (__u32)bpf_get_current_pid_tgid() & (BA_INFLIGHT_BUCKETS - 1);
+	__u32 *pending = inflight.lookup(&bucket);
+
+	if (!pending || !*pending)
+		return 0;
 	struct ba_record *rec = stash.task_storage_get(bpf_get_current_task_btf(), 0, 0);
 	struct ba_config *cfg;
 	struct ba_syscall *sc;
@@ -211,5 +219,6 @@ RAW_TRACEPOINT_PROBE(sys_exit)
 		count(BA_CNT_SUBMIT_FAILED);
 out:
 	rec->flags &= ~BA_REC_PENDING;
+	__sync_fetch_and_add(pending, -1);
 	return 0;
 }

@@ -19,6 +19,14 @@ BPF_ARRAY(rules, struct ba_rule, BA_MAX_RULES);
 BPF_ARRAY(syscalls, struct ba_syscall, BA_NR_ABIS * BA_NR_SYSCALLS);
 /* per-CPU traffic and loss counters, BA_CNT_* */
 BPF_PERCPU_ARRAY(counters, __u64, BA_NR_COUNTERS);
+/*
+ * Threads with a stashed syscall, counted by tid bucket: sys_exit of any
+ * other thread stops at one array read instead of a storage lookup. A
+ * collision or a thread killed inside a syscall only makes its bucket pay
+ * that lookup; it never hides a stashed call.
+ */
+#define BA_INFLIGHT_BUCKETS 65536
+BPF_ARRAY(inflight, __u32, BA_INFLIGHT_BUCKETS);
 /* sys_enter -> sys_exit: the record, in the thread's own task storage
  * (freed with the thread; BA_REC_PENDING marks a syscall in flight) */
 BPF_TASK_STORAGE(stash, struct ba_record);

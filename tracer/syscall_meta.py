@@ -31,6 +31,9 @@ PATH_ARGS: Dict[str, Tuple[int, ...]] = {
     "quotactl": (1,),
 }
 
+# calls that never reach sys_exit: nothing to stash for them (no record; README, known limits)
+NEVER_RETURN = frozenset({"exit", "exit_group"})
+
 # calls after which uid/gid/auid may differ from what they were at entry
 CHANGES_CREDS = frozenset({
     "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid", "setfsuid", "setfsgid",

@@ -9,7 +9,7 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 from tracer.errors import BpfauditError
 from tracer.filters import FieldCheck, KernelRule
 from tracer.layout import layout
-from tracer.syscall_meta import CHANGES_CREDS, PATH_ARGS
+from tracer.syscall_meta import CHANGES_CREDS, NEVER_RETURN, PATH_ARGS
 from tracer.syscall_table import ARCH_NAMES, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, NEWER_SYSCALLS, syscall_name
 
 ABI_ARCH = {0: AUDIT_ARCH_X86_64, 1: AUDIT_ARCH_I386}
@@ -118,6 +118,8 @@ def build_tables(rules: Sequence[KernelRule], only_syscalls: Optional[Set[str]] 
         for nr in range(nr_max):
             name = syscall_name(arch, nr) if nr != catch_all else ""
             if only_syscalls is not None and name not in only_syscalls:
+                continue
+            if name in NEVER_RETURN:
                 continue
             cands = [
                 i for i, r in enumerate(rules)

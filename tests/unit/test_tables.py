@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from tracer.errors import BpfauditError
 from tracer.filters import FieldCheck, KernelRule
 from tracer.layout import layout
-from tracer.syscall_meta import CHANGES_CREDS, PATH_ARGS
+from tracer.syscall_meta import CHANGES_CREDS, NEVER_RETURN, PATH_ARGS
 from tracer.syscall_table import AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, syscall_number, syscall_table
 from tracer.tables import build_tables, check_matches, encode_check, field_slot
 
@@ -162,6 +162,8 @@ def test_path_arguments_come_from_syscall_meta():
     checked = 0
     for abi, arch in ((NATIVE, "x86_64"), (COMPAT, "i386")):
         for n, name in syscall_table(arch).items():
+            if name in NEVER_RETURN:
+                continue
             e = t.syscalls[abi * NR + n]
             want = list(PATH_ARGS.get(name, ())) + [L.BA_NO_PATH] * 2
             assert list(e.path_arg) == want[:2], (arch, name)
@@ -175,11 +177,24 @@ def test_credential_changing_calls_are_flagged():
     flagged = set()
     for abi, arch in ((NATIVE, "x86_64"), (COMPAT, "i386")):
         for n, name in syscall_table(arch).items():
+            if name in NEVER_RETURN:
+                continue
             e = t.syscalls[abi * NR + n]
             assert bool(e.flags & L.BA_SC_CHANGES_CREDS) == (name in CHANGES_CREDS), (arch, name)
             if e.flags & L.BA_SC_CHANGES_CREDS:
                 flagged.add(name)
     assert flagged == set(CHANGES_CREDS)
+
+
+def test_calls_that_never_return_are_no_candidates():
+    # exit/exit_group never reach sys_exit: stashing them would only leave state behind
+    t = build_tables([rule(None), rule(["exit_group", "openat"])])
+    for abi, arch in ((NATIVE, "x86_64"), (COMPAT, "i386")):
+        numbers = {name: n for n, name in syscall_table(arch).items()}
+        assert {"exit", "exit_group"} <= set(numbers) and set(NEVER_RETURN) == {"exit", "exit_group"}
+        for name in NEVER_RETURN:
+            assert abi * NR + numbers[name] not in t.syscalls, (arch, name)
+    assert cands(t, NATIVE, nr("openat")) == [0, 1]
 
 
 def test_only_syscalls_narrows_every_rule():
