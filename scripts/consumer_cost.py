@@ -76,23 +76,31 @@ def time_decode(samples, repeat: int = 5, batch: int = BATCH) -> float:
     return best
 
 
-def time_ring(samples, repeat: int = 5) -> float:
-    """ns per record to walk a perf ring of these samples into raw bytes (tracer.perf_ring, if present)."""
-    try:
-        from tracer import perf_ring
-    except ImportError:
-        return float("nan")
+def time_ring(samples, repeat: int = 5, decode: bool = False) -> float:
+    """ns per record to read a perf ring holding CPU 0's samples (one copy, then the record walk,
+    or the uniform-chunk check), and with `decode` to decode them too: the consumer's whole path."""
+    from tracer import perf_ring
+
+    rules = [KernelRule(L.BA_ACT_ALWAYS, None, key="bench")]
     raws = [raw for cpu, raw in samples if cpu == 0]
-    size = 1 << 24
-    ring = perf_ring.MemoryRing(size)
+    ring = perf_ring.MemoryRing(1 << 20)
     best = float("inf")
     for _ in range(repeat):
-        ring.reset()
-        written = ring.write_samples(raws)
-        t = time.perf_counter_ns()
-        got = ring.reader.read()
-        best = min(best, (time.perf_counter_ns() - t) / written)
-        assert len(got.samples) == written, (len(got.samples), written)
+        dec = RecordDecoder(rules)
+        spent = got = 0
+        for i in range(0, len(raws), BATCH):  # a batch written, then read as poll() meets it
+            written = ring.write_samples(raws[i : i + BATCH])
+            t = time.perf_counter_ns()
+            batch = ring.reader.read()
+            if decode:
+                if batch.stride:
+                    dec.decode_uniform(0, batch.chunk, batch.stride, perf_ring.SAMPLE_DATA_OFFSET)
+                else:
+                    dec.decode_batch(0, batch.samples)
+            spent += time.perf_counter_ns() - t
+            assert batch.count == written, (batch.count, written)
+            got += written
+        best = min(best, spent / got)
     return best
 
 
@@ -103,7 +111,8 @@ def main() -> None:
     args = ap.parse_args()
     for frac, label in ((0.0, "getppid (192-byte samples, no path)"), (0.25, "1 in 4 openat with a path")):
         samples = workload(args.n, frac)
-        print(f"{label}: decode {time_decode(samples):,.0f} ns/record, ring walk {time_ring(samples):,.0f} ns/record")
+        print(f"{label}: decode_batch {time_decode(samples):,.0f} ns/record; ring read {time_ring(samples):,.0f}, "
+              f"ring read + decode {time_ring(samples, decode=True):,.0f} ns/record")
     if args.profile:
         samples = workload(args.n, 0.25)
         prof = cProfile.Profile()

@@ -8,13 +8,14 @@ import ctypes
 import threading
 from collections import defaultdict, deque
 from dataclasses import dataclass
+from functools import partial
 from typing import Deque, Dict, List, Optional, Sequence, Set, Tuple
 
 from tracer.errors import BpfauditError
 from tracer.events import SyscallEvent
 from tracer.layout import layout
 from tracer.loader import Filters, Program, load_program
-from tracer.perf_ring import PerfRings
+from tracer.perf_ring import SAMPLE_DATA_OFFSET, PerfRings
 from tracer.reader import RecordDecoder
 
 TRANSPORTS = ("perf-ring", "bcc")
@@ -169,42 +170,48 @@ class CaptureSession:
                 self._ready.wait(wait)
 
     def _take_rings(self):
-        """(ring, samples) of each ring holding any: everything it holds, in one read."""
+        """(ring, samples taken, their decoding) of each ring holding any: everything it holds, in one read."""
+        d = self.decoder
         for cpu, ring in self._rings.rings.items():
             batch = ring.read()
             if batch.lost:
                 self.perf_lost += batch.lost
                 self.perf_lost_by_cpu[cpu] += batch.lost
-            if batch.samples:
-                self._enqueued += len(batch.samples)
-                yield cpu, batch.samples
+            n = batch.count
+            if not n:
+                continue
+            self._enqueued += n
+            if batch.stride:
+                yield cpu, n, partial(d.decode_uniform, cpu, batch.chunk, batch.stride, SAMPLE_DATA_OFFSET)
+            else:
+                yield cpu, n, partial(d.decode_batch, cpu, batch.samples)
 
     def _take_queue(self):
-        """(ring, samples) runs from the reader thread's queue (bcc's: a sample per entry)."""
-        q = self._queue
+        """(ring, samples taken, their decoding) of runs from the reader thread's queue (bcc's: a sample per entry)."""
+        q, decode = self._queue, self.decoder.decode_batch
         run_cpu, run = -1, []
         for _ in range(len(q)):
             cpu, samples = q.popleft()
             if cpu != run_cpu and run:
-                yield run_cpu, run
+                yield run_cpu, len(run), partial(decode, run_cpu, run)
                 run = []
             run_cpu = cpu
             run.extend(samples)
         if run:
-            yield run_cpu, run
+            yield run_cpu, len(run), partial(decode, run_cpu, run)
 
     def poll(self, timeout_ms: Optional[int] = None) -> List[SyscallEvent]:
         """Events arrived so far, waiting up to timeout_ms (default: the drain interval) for some."""
         self._wait(timeout_ms)
         out: List[SyscallEvent] = []
         d = self.decoder
-        for cpu, samples in self._take():
+        for cpu, n, decode in self._take():
             gaps = d.seq_gaps
             try:
-                out.extend(d.decode_batch(cpu, samples))
+                out.extend(decode())
             finally:
-                self.delivered_by_cpu[cpu] += len(samples)
-                self._taken += len(samples)
+                self.delivered_by_cpu[cpu] += n
+                self._taken += n
                 if d.seq_gaps != gaps:  # a sample's gap is on its own ring's sequence
                     self.seq_gaps_by_cpu[cpu] += d.seq_gaps - gaps
         return out
@@ -213,13 +220,13 @@ class CaptureSession:
         """Like poll(), but takes the samples undecoded and returns how many (counted as
         delivered): a consumer measuring the transport alone, as the benchmark's S3 does."""
         self._wait(timeout_ms)
-        n = 0
-        for cpu, samples in self._take():
-            self.delivered_by_cpu[cpu] += len(samples)
-            self.decoder.delivered += len(samples)
-            self._taken += len(samples)
-            n += len(samples)
-        return n
+        total = 0
+        for cpu, n, _decode in self._take():
+            self.delivered_by_cpu[cpu] += n
+            self.decoder.delivered += n
+            self._taken += n
+            total += n
+        return total
 
     def detach(self) -> None:
         """Stops new records. What was submitted stays to be read: the next poll() takes it

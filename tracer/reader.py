@@ -11,7 +11,7 @@ import os
 import struct
 import time
 from collections import OrderedDict
-from typing import Callable, Dict, Iterable, List, Optional, Sequence
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from tracer.events import SyscallEvent
 from tracer.filters import KernelRule
@@ -142,6 +142,8 @@ class RecordDecoder:
         self._full = ctypes.sizeof(rec_type)
         self._hdr = L.BA_RECORD_HDR_SIZE
         self._header = HeaderStruct(rec_type, self._hdr)
+        self._n_paths_off = rec_type.n_paths.offset
+        self._uniform: Dict[Tuple[int, int], struct.Struct] = {}  # (stride, offset) -> samples' headers
         self._path_off = rec_type.path.offset
         self._rules = list(rules)
         self._keys = tuple(r.key for r in self._rules)
@@ -168,6 +170,29 @@ class RecordDecoder:
     def decode_batch(self, cpu: int, raws: Iterable[bytes]) -> List[SyscallEvent]:
         """The events in the samples `raws` of perf ring `cpu`, in order; malformed and
         user-space-filtered samples are counted and left out."""
+        return self._decode(raws, None, 0)
+
+    def decode_uniform(self, cpu: int, chunk: bytes, stride: int, offset: int) -> List[SyscallEvent]:
+        """decode_batch() of the samples laid out every `stride` bytes in `chunk`, each `stride - offset`
+        bytes long from `offset` on (a perf ring's records, all samples of one size).
+
+        Samples without paths (checked on the n_paths byte of every sample at once) are
+        unpacked together by one struct.iter_unpack, without a Python step per sample to
+        find or cut them; otherwise they are cut and decoded one by one.
+        """
+        n, size = len(chunk) // stride, stride - offset
+        if len(chunk) % stride or not self._hdr <= size <= self._full + 8:
+            return self.decode_batch(cpu, [chunk[i + offset : i + stride] for i in range(0, len(chunk), stride)])
+        if chunk[offset + self._n_paths_off :: stride] != bytes(n):
+            return self.decode_batch(cpu, [chunk[i + offset : i + stride] for i in range(0, len(chunk), stride)])
+        layout_ = self._uniform.get((stride, offset))
+        if layout_ is None:
+            fmt = self._header.struct.format.lstrip("<")
+            layout_ = self._uniform[(stride, offset)] = struct.Struct(f"<{offset}x{fmt}{size - self._hdr}x")
+        return self._decode(layout_.iter_unpack(chunk), size, n)
+
+    def _decode(self, items, uniform_size: Optional[int], count: int) -> List[SyscallEvent]:
+        """The decoding loop: `items` are raw samples, or (uniform_size set) their unpacked headers."""
         L = self._L
         hdr, limit = self._hdr, self._full + 8  # perf pads samples to 8 bytes
         unpack = self._header.struct.unpack_from
@@ -194,16 +219,20 @@ class RecordDecoder:
         # cost at 20,000 records per batch). Paused for the batch; reference counting still frees.
         collecting = gc.isenabled()
         gc.disable()
+        raw, size = b"", uniform_size
         try:
-            for raw in raws:
-                delivered += 1
-                size = len(raw)
-                if size < hdr or size > limit:
-                    malformed += 1
-                    continue
+            for item in items:
+                if uniform_size is None:
+                    raw = item
+                    delivered += 1
+                    size = len(raw)
+                    if size < hdr or size > limit:
+                        malformed += 1
+                        continue
+                    item = unpack(raw)
                 (seq, enter_ns, exit_ns, exit_code, a0, a1, a2, a3, a4, a5, arch, nr, pid, tid, ppid, auid, uid, gid,
                  euid, suid, fsuid, egid, sgid, fsgid, ses, rcpu, rule, flags, plen0, plen1, n_paths, _abi,
-                 comm_b, tty_b) = unpack(raw)
+                 comm_b, tty_b) = item
                 if rcpu != cur_cpu:
                     if cur_cpu >= 0:
                         next_seq[cur_cpu] = expect
@@ -261,6 +290,8 @@ class RecordDecoder:
                     event.key = keys[decided] if 0 <= decided < nkeys else None
                 append(event)
         finally:
+            if uniform_size is not None:  # every sample of a uniform chunk is taken, decoded or not
+                delivered = count
             if collecting:
                 gc.enable()
             if cur_cpu >= 0:

@@ -57,13 +57,13 @@ def test_unknown_record_types_are_skipped():
 
 def test_a_ring_read_takes_everything_and_hands_the_space_back():
     ring = MemoryRing(4096)
-    assert ring.reader.read().samples == []
+    assert ring.reader.read().raw_samples() == []
     want = raws(10)
     assert ring.write_samples(want) == 10
     batch = ring.reader.read()
-    assert batch.samples == want and batch.lost == 0
+    assert batch.raw_samples() == want and batch.lost == 0
     assert ring.reader.pending() == 0
-    assert ring.reader.read().samples == []
+    assert ring.reader.read().raw_samples() == []
 
 
 def test_records_wrapping_past_the_end_of_the_data_area():
@@ -74,7 +74,7 @@ def test_records_wrapping_past_the_end_of_the_data_area():
         if round_ % 3 == 2:
             assert ring.write(lost_record(round_))
         got = ring.reader.read()
-        assert got.samples == want, round_
+        assert got.raw_samples() == want, round_
         assert got.lost == (round_ if round_ % 3 == 2 else 0)
     assert ring.head() > 5 * 1024  # went round several times
 
@@ -82,7 +82,7 @@ def test_records_wrapping_past_the_end_of_the_data_area():
 def test_a_full_ring_refuses_what_does_not_fit_until_read():
     ring = MemoryRing(1024)
     assert ring.write_samples(raws(10)) == 5  # 5 x 200 bytes
-    assert ring.reader.read().samples == raws(5)
+    assert ring.reader.read().raw_samples() == raws(5)
     assert ring.write_samples(raws(5)) == 5
 
 
@@ -90,7 +90,7 @@ def test_an_unpublished_record_is_not_read():
     ring = MemoryRing(1024)
     ring.write_samples(raws(1))
     ring.write(sample_record(b"late" * 47), publish=False)  # written, data_head not moved yet
-    assert ring.reader.read().samples == raws(1)
+    assert ring.reader.read().raw_samples() == raws(1)
     assert ring.reader.pending() == 0
 
 
@@ -98,9 +98,9 @@ def test_a_partial_record_below_data_head_waits_for_the_rest():
     ring = MemoryRing(1024)
     rec = sample_record(b"q" * 196)
     ring.write(rec[:50])  # as if data_head were published mid-record
-    assert ring.reader.read().samples == [] and ring.reader.pending() == 50
+    assert ring.reader.read().raw_samples() == [] and ring.reader.pending() == 50
     ring.write(rec[50:])
-    assert ring.reader.read().samples == [b"q" * 196] and ring.reader.pending() == 0
+    assert ring.reader.read().raw_samples() == [b"q" * 196] and ring.reader.pending() == 0
 
 
 def test_the_data_area_must_be_a_power_of_two():
@@ -122,3 +122,37 @@ def test_online_cpu_lists(tmp_path):
     assert perf_ring.online_cpus(str(f)) == [0, 1, 2, 3, 5, 7, 8]
     f.write_text("0\n")
     assert perf_ring.online_cpus(str(f)) == [0]
+
+
+def test_a_chunk_of_samples_of_one_size_is_left_whole():
+    ring = MemoryRing(4096)
+    ring.write_samples(raws(6))
+    batch = ring.reader.read()
+    assert batch.samples == [] and batch.stride == 200 and batch.count == 6 and len(batch.chunk) == 1200
+    assert batch.raw_samples() == raws(6)
+
+
+@pytest.mark.parametrize("records", [
+    [sample_record(b"a" * 188), sample_record(b"b" * 196)],  # two sizes
+    [sample_record(b"a" * 188), lost_record(3), sample_record(b"b" * 188)],  # a LOST record between
+    [sample_record(b"a" * 188), struct.pack("<IHH", 3, 0, 200) + b"\0" * 192],  # another type, same size
+])
+def test_mixed_chunks_are_walked_record_by_record(records):
+    chunk = b"".join(records)
+    assert perf_ring.uniform_stride(chunk) == 0
+    ring = MemoryRing(4096)
+    ring.write(chunk)
+    batch = ring.reader.read()
+    assert batch.stride == 0 and batch.samples
+
+
+def test_the_misc_field_may_differ_within_a_uniform_chunk():
+    a, b = bytearray(sample_record(b"a" * 188)), sample_record(b"b" * 188)
+    a[4] = 1  # PERF_RECORD_MISC_* bits
+    assert perf_ring.uniform_stride(bytes(a) + b) == 200
+
+
+def test_a_uniform_chunk_cut_short_is_not_uniform():
+    chunk = sample_record(b"a" * 188) * 3
+    assert perf_ring.uniform_stride(chunk) == 200
+    assert perf_ring.uniform_stride(chunk[:-8]) == 0

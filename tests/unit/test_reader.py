@@ -323,3 +323,34 @@ def test_a_header_the_decoder_does_not_know_is_refused():
         reader_mod.HeaderStruct(Swapped, HDR)
     with pytest.raises(reader_mod.LayoutMismatch, match="end at"):
         reader_mod.HeaderStruct(Record, HDR - 8)
+
+
+def _perf_chunk(raws):
+    from tracer.perf_ring import sample_record
+
+    return b"".join(sample_record(r) for r in raws)
+
+
+@pytest.mark.parametrize("case", ["header-only", "with-paths", "too-short"])
+def test_a_uniform_chunk_decodes_as_its_samples_one_by_one(case):
+    from tracer.perf_ring import SAMPLE_DATA_OFFSET, uniform_stride
+
+    if case == "header-only":  # unpacked together
+        raws = [short(record(seq=s, cpu=1, pid=4242 + s % 2, exit=-s % 3)) for s in (1, 2, 5, 6)]
+    elif case == "with-paths":  # same size, but a sample names a path it does not hold: cut one by one
+        raws = [short(record(seq=1, cpu=1)), short(record(seq=2, cpu=1, paths=["/gone"]))]
+    else:  # a size no record has: malformed, every one
+        raws = [short(record(seq=s, cpu=1))[:100] for s in (1, 2)]
+    chunk = _perf_chunk(raws)
+    stride = uniform_stride(chunk)
+    assert stride == len(chunk) // len(raws)
+    one, batch = RecordDecoder(RULES), RecordDecoder(RULES)
+    singles = [e for e in (one.decode(1, chunk[i + 12 : i + stride]) for i in range(0, len(chunk), stride))
+               if e is not None]
+    events = batch.decode_uniform(1, chunk, stride, SAMPLE_DATA_OFFSET)
+    strip = lambda e: {**e.to_json_dict(), "time": round(e.time, 3)}  # noqa: E731
+    assert [strip(e) for e in events] == [strip(e) for e in singles]
+    assert (batch.delivered, batch.malformed, batch.seq_gaps) == (one.delivered, one.malformed, one.seq_gaps)
+    assert batch.delivered == len(raws)
+    if case == "header-only":
+        assert batch.seq_gaps == 2 and [e.seq for e in events] == [1, 2, 5, 6]
