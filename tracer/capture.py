@@ -77,10 +77,11 @@ class CaptureSession:
         if not kernel_rules:
             raise BpfauditError("the rule set has no exit-list rules: nothing to trace (add -a always,exit rules)")
         filters = Filters(options.pid, options.comm, options.failed_only, options.syscalls, options.auid)
-        # (ring, samples) in arrival order; the two counts are each written by one thread only
+        # bcc: (ring, samples) in arrival order. The two counts are each written by one thread
+        # only; their difference is losses()["queued"] (always 0 between polls with perf-ring)
         self._queue: Deque[Tuple[int, Sequence[bytes]]] = deque()
-        self._enqueued = 0  # reader thread
-        self._taken = 0  # consumer
+        self._enqueued = 0  # samples read: by bcc's reader thread, or by poll() from the rings
+        self._taken = 0  # samples decoded (or discarded) by the consumer
         self._ready = threading.Condition(threading.Lock())
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
