@@ -75,11 +75,11 @@ RAW_TRACEPOINT_PROBE(sys_enter)
 		return 0;
 
 	/* pre-filter: a syscall no rule lists costs one array lookup */
-	void *task = (void *)bpf_get_current_task();
 	__u32 abi = current_abi();
 	sc = syscall_entry(abi, id);
 	if (!sc || !sc->nrules)
 		return 0;
+	void *task = (void *)bpf_get_current_task();
 	count(BA_CNT_ENTER_CANDIDATES);
 	if (cfg->target_tgid && cfg->target_tgid != tgid)
 		return 0;

@@ -15,6 +15,9 @@
 #include "task.h"
 #include "eval_ctx.h"
 
+#define BA_FIELD_CHUNK 4
+_Static_assert(4 * BA_FIELD_CHUNK == BA_MAX_FIELDS, "eval_rule checks four chunks");
+
 /* is_syscall_success(): an error is a return value in [-MAX_ERRNO, -1] */
 static __always_inline int ba_success(__s64 ret)
 {
@@ -83,14 +86,12 @@ static __always_inline void set_exit(struct eval_ctx *c, __s64 ret)
  * state per comparison, rules x fields of them): unused entries of fields[]
  * are all-zero, which reads as "(v & 0) in [0, 0]", always true.
  */
-static __always_inline int eval_rule(__u32 idx, struct eval_ctx *c)
+/* Fields [from, from + BA_FIELD_CHUNK) of a rule into *fail and *unknown. */
+static __always_inline void eval_fields(struct ba_rule *r, struct eval_ctx *c, int from,
+					__u32 *fail, __u32 *unknown)
 {
-	__u32 fail = 0, unknown = 0;
-	struct ba_rule *r = rules.lookup(&idx);
-	if (!r)
-		return 1;
 #pragma unroll
-	for (int i = 0; i < BA_MAX_FIELDS; i++) {
+	for (int i = from; i < from + BA_FIELD_CHUNK; i++) {
 		struct ba_field *f = &r->fields[i];
 		__u32 slot = f->slot & (BA_NR_SLOTS - 1);
 		__u32 known = (c->known >> slot) & 1;
@@ -102,8 +103,31 @@ static __always_inline int eval_rule(__u32 idx, struct eval_ctx *c)
 		asm volatile("" : "+r"(d));
 		__u32 match = (__u32)(1 ^ (d >> 63)) ^ f->negate;
 
-		fail |= known & (match ^ 1);
-		unknown |= known ^ 1;
+		*fail |= known & (match ^ 1);
+		*unknown |= known ^ 1;
+	}
+}
+
+/*
+ * Fields are checked in chunks of BA_FIELD_CHUNK, a chunk only when the rule
+ * has fields there (most rules have 3 or 4): one branch per chunk, not per field.
+ */
+static __always_inline int eval_rule(__u32 idx, struct eval_ctx *c)
+{
+	__u32 fail = 0, unknown = 0;
+	struct ba_rule *r = rules.lookup(&idx);
+	if (!r)
+		return 1;
+	__u32 n = r->nfields;
+
+	eval_fields(r, c, 0, &fail, &unknown);
+	if (n > BA_FIELD_CHUNK) {
+		eval_fields(r, c, BA_FIELD_CHUNK, &fail, &unknown);
+		if (n > 2 * BA_FIELD_CHUNK) {
+			eval_fields(r, c, 2 * BA_FIELD_CHUNK, &fail, &unknown);
+			if (n > 3 * BA_FIELD_CHUNK)
+				eval_fields(r, c, 3 * BA_FIELD_CHUNK, &fail, &unknown);
+		}
 	}
 	if (fail)
 		return 0;
