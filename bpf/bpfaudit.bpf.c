@@ -41,7 +41,7 @@ static __always_inline void selfcheck_fill(struct ba_config *cfg)
 {
 	__u32 zero = 0;
 	struct ba_record *rec = selfcheck.lookup(&zero);
-	void *task = (void *)bpf_get_current_task();
+	void *task = current_task();
 	struct ba_ids ids = {};
 
 	if (!rec)
@@ -75,11 +75,11 @@ RAW_TRACEPOINT_PROBE(sys_enter)
 		return 0;
 
 	/* pre-filter: a syscall no rule lists costs one array lookup */
-	__u32 abi = current_abi();
+	void *task = current_task();
+	__u32 abi = task_abi(task);
 	sc = syscall_entry(abi, id);
 	if (!sc || !sc->nrules)
 		return 0;
-	void *task = (void *)bpf_get_current_task();
 	count(BA_CNT_ENTER_CANDIDATES);
 	if (cfg->target_tgid && cfg->target_tgid != tgid)
 		return 0;
@@ -112,7 +112,7 @@ RAW_TRACEPOINT_PROBE(sys_enter)
 			return 0;
 	}
 
-	rec = stash.task_storage_get(bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	rec = stash.task_storage_get(task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!rec) {
 		count(BA_CNT_STASH_FULL);
 		return 0;
@@ -149,7 +149,7 @@ RAW_TRACEPOINT_PROBE(sys_exit)
 
 	if (!pending || !*pending)
 		return 0;
-	struct ba_record *rec = stash.task_storage_get(bpf_get_current_task_btf(), 0, 0);
+	struct ba_record *rec = stash.task_storage_get(current_task(), 0, 0);
 	struct ba_config *cfg;
 	struct ba_syscall *sc;
 	__u64 *seq;
@@ -167,7 +167,7 @@ RAW_TRACEPOINT_PROBE(sys_exit)
 
 	/* identity as the kernel reports it: at exit */
 	struct eval_ctx *c = new_eval_ctx(sc);
-	void *task = (void *)bpf_get_current_task();
+	void *task = current_task();
 
 	if (!c)
 		goto out;

@@ -13,36 +13,30 @@
 
 #define BA_TS_COMPAT 0x0002	/* x86 thread_info.status: 32-bit syscall active */
 
-static __always_inline __u32 read_u32(void *base, __u32 off)
+/*
+ * Direct loads through a BTF-typed pointer (bpf_get_current_task_btf() and
+ * the pointers loaded from it): the verifier checks base + off against the
+ * running kernel's own type and turns the load into a faulting-safe one, no
+ * helper call. The offsets are BTF's too, so both sides agree.
+ */
+static __always_inline __u32 btf_u32(void *base, __u32 off)
 {
-	__u32 v = 0;
-
-	bpf_probe_read_kernel(&v, sizeof(v), base + off);
-	return v;
+	return *(volatile __u32 *)(base + off);
 }
 
-static __always_inline void *read_ptr(void *base, __u32 off)
+static __always_inline void *btf_ptr(void *base, __u32 off)
 {
-	void *p = NULL;
-
-	bpf_probe_read_kernel(&p, sizeof(p), base + off);
-	return p;
+	return *(void *volatile *)(base + off);
 }
 
-/* the same, read directly through the BTF-typed current task: no probe read */
-static __always_inline __u32 current_abi(void)
+static __always_inline void *current_task(void)
 {
-	void *t = (void *)bpf_get_current_task_btf();
-	__u32 status;
-
-	/* the offset is BTF's: the load goes to the verifier as task_struct + off */
-	status = *(volatile __u32 *)(t + BA_OFF_TASK_TI_STATUS);
-	return status & BA_TS_COMPAT ? BA_ABI_COMPAT : BA_ABI_NATIVE;
+	return (void *)bpf_get_current_task_btf();
 }
 
 static __always_inline __u32 task_abi(void *task)
 {
-	return read_u32(task, BA_OFF_TASK_TI_STATUS) & BA_TS_COMPAT ? BA_ABI_COMPAT : BA_ABI_NATIVE;
+	return btf_u32(task, BA_OFF_TASK_TI_STATUS) & BA_TS_COMPAT ? BA_ABI_COMPAT : BA_ABI_NATIVE;
 }
 
 #define BA_SLOTS_CRED ((1u << BA_SLOT_UID) | (1u << BA_SLOT_GID) | (1u << BA_SLOT_SUID) | \
@@ -61,39 +55,40 @@ static __always_inline void read_ids(void *task, __u32 abi, struct ba_ids *ids, 
 	ids->arch = abi == BA_ABI_COMPAT ? BA_AUDIT_ARCH_I386 : BA_AUDIT_ARCH_X86_64;
 	ids->ppid = 0;
 	if (need & (1u << BA_SLOT_PPID)) {
-		void *parent = read_ptr(task, BA_OFF_TASK_REAL_PARENT);
+		void *parent = btf_ptr(task, BA_OFF_TASK_REAL_PARENT);
 
 		if (parent)
-			ids->ppid = read_u32(parent, BA_OFF_TASK_TGID);
+			ids->ppid = btf_u32(parent, BA_OFF_TASK_TGID);
 	}
 	ids->auid = need & ((1u << BA_SLOT_AUID) | (1u << BA_SLOT_LOGINUID_SET)) ?
-		read_u32(task, BA_OFF_TASK_LOGINUID) : 0;
-	ids->ses = need & (1u << BA_SLOT_SES) ? read_u32(task, BA_OFF_TASK_SESSIONID) : 0;
-	ids->pers = need & (1u << BA_SLOT_PERS) ? read_u32(task, BA_OFF_TASK_PERSONALITY) : 0;
+		btf_u32(task, BA_OFF_TASK_LOGINUID) : 0;
+	ids->ses = need & (1u << BA_SLOT_SES) ? btf_u32(task, BA_OFF_TASK_SESSIONID) : 0;
+	ids->pers = need & (1u << BA_SLOT_PERS) ? btf_u32(task, BA_OFF_TASK_PERSONALITY) : 0;
 	if (!(need & BA_SLOTS_CRED)) {
 		__builtin_memset(ids->cred, 0, sizeof(ids->cred));
 		return;
 	}
-	void *cred = read_ptr(task, BA_OFF_TASK_CRED);
-#ifdef BA_CRED_CONTIGUOUS
-	bpf_probe_read_kernel(ids->cred, sizeof(ids->cred), cred + BA_OFF_CRED_UID);
-#else
-	ids->cred[0] = read_u32(cred, BA_OFF_CRED_UID);
-	ids->cred[1] = read_u32(cred, BA_OFF_CRED_GID);
-	ids->cred[2] = read_u32(cred, BA_OFF_CRED_SUID);
-	ids->cred[3] = read_u32(cred, BA_OFF_CRED_SGID);
-	ids->cred[4] = read_u32(cred, BA_OFF_CRED_EUID);
-	ids->cred[5] = read_u32(cred, BA_OFF_CRED_EGID);
-	ids->cred[6] = read_u32(cred, BA_OFF_CRED_FSUID);
-	ids->cred[7] = read_u32(cred, BA_OFF_CRED_FSGID);
-#endif
+	void *cred = btf_ptr(task, BA_OFF_TASK_CRED);
+
+	if (!cred) {
+		__builtin_memset(ids->cred, 0, sizeof(ids->cred));
+		return;
+	}
+	ids->cred[0] = btf_u32(cred, BA_OFF_CRED_UID);
+	ids->cred[1] = btf_u32(cred, BA_OFF_CRED_GID);
+	ids->cred[2] = btf_u32(cred, BA_OFF_CRED_SUID);
+	ids->cred[3] = btf_u32(cred, BA_OFF_CRED_SGID);
+	ids->cred[4] = btf_u32(cred, BA_OFF_CRED_EUID);
+	ids->cred[5] = btf_u32(cred, BA_OFF_CRED_EGID);
+	ids->cred[6] = btf_u32(cred, BA_OFF_CRED_FSUID);
+	ids->cred[7] = btf_u32(cred, BA_OFF_CRED_FSGID);
 }
 
 /* Copies the identity into the record, with what only records need. */
 static __always_inline void fill_identity(void *task, struct ba_ids *ids, struct ba_record *rec)
 {
-	void *signal = read_ptr(task, BA_OFF_TASK_SIGNAL);
-	void *tty = signal ? read_ptr(signal, BA_OFF_SIGNAL_TTY) : NULL;
+	void *signal = btf_ptr(task, BA_OFF_TASK_SIGNAL);
+	void *tty = signal ? btf_ptr(signal, BA_OFF_SIGNAL_TTY) : NULL;
 
 	rec->pid = ids->pid;
 	rec->tid = (__u32)bpf_get_current_pid_tgid();

@@ -171,7 +171,6 @@ KERNEL_FIELDS: Dict[str, Tuple[str, str]] = {
 PT_REGS = tuple(m for m in KERNEL_FIELDS if m.startswith("PT_REGS_"))
 # Expected sizes: a field of another width means a kernel we do not understand.
 _SIZES = {"TASK_REAL_PARENT": 8, "TASK_CRED": 8, "TASK_SIGNAL": 8, "SIGNAL_TTY": 8, **{m: 8 for m in PT_REGS}}
-CRED_ORDER = ("CRED_UID", "CRED_GID", "CRED_SUID", "CRED_SGID", "CRED_EUID", "CRED_EGID", "CRED_FSUID", "CRED_FSGID")
 
 
 def kernel_offsets(btf: Btf) -> Dict[str, int]:
@@ -191,12 +190,6 @@ def regs_span(offsets: Dict[str, int]) -> Tuple[int, int]:
     lo = min(offsets[m] for m in PT_REGS)
     hi = max(offsets[m] for m in PT_REGS) + 8
     return lo, (hi - lo) // 8
-
-
-def cred_ids_contiguous(offsets: Dict[str, int]) -> bool:
-    """True when the eight cred ids sit in one 32-byte run in CRED_ORDER."""
-    base = offsets["CRED_UID"]
-    return all(offsets[m] == base + 4 * i for i, m in enumerate(CRED_ORDER))
 
 
 def load_vmlinux_btf(path: str = "") -> Btf:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Set
 
-from tracer.btf import cred_ids_contiguous, kernel_offsets, load_vmlinux_btf, regs_span
+from tracer.btf import kernel_offsets, load_vmlinux_btf, regs_span
 from tracer.errors import BpfauditError
 from tracer.filters import KernelRule
 from tracer.headers import HeaderTree, header_tree
@@ -118,8 +118,6 @@ def assemble_source(path: Path, seen: Optional[Set[str]] = None) -> str:
 def compile_flags(offsets: Dict[str, int]) -> List[str]:
     flags = [f"-I{BPF_DIR}", "-Wno-macro-redefined"]
     flags += [f"-DBA_OFF_{name}={off}" for name, off in sorted(offsets.items())]
-    if cred_ids_contiguous(offsets):
-        flags.append("-DBA_CRED_CONTIGUOUS=1")
     lo, words = regs_span(offsets)
     flags += [f"-DBA_REGS_LO={lo}", f"-DBA_REGS_WORDS={words}"]
     return flags

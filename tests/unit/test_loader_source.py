@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tracer.btf import CRED_ORDER, KERNEL_FIELDS
+from tracer.btf import KERNEL_FIELDS
 from tracer.errors import BpfauditError
 from tracer.layout import BPF_DIR, layout
 from tracer.loader import MAP_VALUE_STRUCTS, PROGRAM, Program, assemble_source, check_layout, compile_flags
@@ -72,11 +72,8 @@ def test_the_real_program_assembles_with_every_bpf_header_once():
         assert files[name][line - 1] == text, (name, line)
 
 
-def offsets(contiguous=True):
-    offs = {m: 1000 + 8 * i for i, m in enumerate(KERNEL_FIELDS)}
-    for i, m in enumerate(CRED_ORDER):
-        offs[m] = 4 + (4 * i if contiguous else 8 * i)
-    return offs
+def offsets():
+    return {m: 1000 + 8 * i for i, m in enumerate(KERNEL_FIELDS)}
 
 
 def test_compile_flags_carry_every_offset():
@@ -85,14 +82,9 @@ def test_compile_flags_carry_every_offset():
     for macro, off in offs.items():
         assert f"-DBA_OFF_{macro}={off}" in flags
     assert f"-I{BPF_DIR}" in flags
-    assert "-DBA_CRED_CONTIGUOUS=1" in flags
     regs = [offs[m] for m in KERNEL_FIELDS if m.startswith("PT_REGS_")]
     assert f"-DBA_REGS_LO={min(regs)}" in flags
     assert f"-DBA_REGS_WORDS={(max(regs) + 8 - min(regs)) // 8}" in flags
-
-
-def test_compile_flags_without_contiguous_creds():
-    assert not any("BA_CRED_CONTIGUOUS" in f for f in compile_flags(offsets(contiguous=False)))
 
 
 def test_every_offset_the_programs_read_comes_from_btf():
