@@ -4,6 +4,7 @@ audit_filter_rules): first matching rule decides, fields AND, u32 comparisons.""
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from typing import Optional, Sequence
 
 from tracer.rules import perm_classes
@@ -49,12 +50,17 @@ def comparator(left: int, op: str, right: int) -> bool:
     raise ValueError(f"unknown operator {op!r}")
 
 
+# user-space decisions of watch-like rules normalise the same few names over and
+# over (the rule's, and one event's against every rule): cached
+_normpath = lru_cache(maxsize=8192)(os.path.normpath)
+
+
 def _path_match(kind: str, want: str, paths: Sequence[str]) -> bool:
-    want = os.path.normpath(want)  # dir=/etc/ is accepted by the kernel
+    want = _normpath(want)  # dir=/etc/ is accepted by the kernel
     for p in paths:
         if not p or not p.startswith("/"):
             continue  # relative names cannot be placed without the cwd
-        p = os.path.normpath(p)
+        p = _normpath(p)
         if p == want or (kind == "dir" and (want == "/" or p.startswith(want + "/"))):
             return True
     return False
