@@ -148,7 +148,7 @@ class Bpfaudit(Config):
     while the workload runs; records and every loss counter are reported per run.
     """
 
-    def __init__(self, name: str, ruleset, wakeup_events: int = 64, page_cnt: int = 1024,
+    def __init__(self, name: str, ruleset, wakeup_events: int = 256, page_cnt: int = 1024,
                  drain_ms: int = 100, decode: bool = True, count_own: bool = True) -> None:
         self.name = name
         self.count_own = count_own  # count the records of the workload's own pid (one-process workloads)

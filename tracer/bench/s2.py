@@ -55,7 +55,7 @@ def run_s2(binary: str, reps: int, seconds: float, log: Callable[[str], None],
         "notes": [f"rule: `{kstate.BENCH_RULE}`; workload auid 1000",
                   f"default: Debian auditd.conf, backlog_limit as found ({before.backlog_limit}); "
                   f"tuned: flush=NONE, log_format=RAW, backlog_limit {TUNED_BACKLOG}",
-                  "bpfaudit: capture session as `bpfaudit trace` opens it (perf-ring transport, 1024 pages/CPU, wakeup 64, 100 ms drain), "
+                  "bpfaudit: capture session as `bpfaudit trace` opens it (perf-ring transport, 1024 pages/CPU, wakeup 256, 100 ms drain), "
                   "every record decoded by poll() in the benchmark process",
                   "S2 ranks by wall time per call: kernel audit's backlog waits and the consumer's CPU are the cost"],
     }}

@@ -78,7 +78,7 @@ def run_s3(binary: str, seconds: float, log: Callable[[str], None], start: float
                           "a step that reaches under 90% of its target ends the search (generator-bound)",
                           "S3: lossless = emitted == delivered and no BPF submit failure, user-space drop or "
                           "malformed sample (perf_lost arrives a step late, so it is reported, not used)",
-                          f"S3: perf ring {PAGE_CNT} pages/CPU, wakeup every 64 samples, 100 ms drain; perf-ring: "
+                          f"S3: perf ring {PAGE_CNT} pages/CPU, wakeup every {config.options['wakeup_events']} samples, 100 ms drain; perf-ring: "
                           "rings read in poll(); bcc: reader thread + queue"],
             }
     return out
