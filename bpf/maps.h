@@ -7,10 +7,6 @@
 #include "rules.h"
 #include "eval_ctx.h"
 
-#ifndef BA_STASH_ENTRIES
-#define BA_STASH_ENTRIES 16384
-#endif
-
 /* settings written by user space before attaching */
 BPF_ARRAY(config, struct ba_config, 1);
 /* compiled exit-list rules, in order */

@@ -41,7 +41,7 @@
 /* Indices of the per-CPU loss/traffic counters (map "counters") */
 #define BA_CNT_EMITTED 0
 #define BA_CNT_SUBMIT_FAILED 1
-#define BA_CNT_STASH_FULL 2
+#define BA_CNT_STASH_FULL 2	/* sys_enter got no task storage for the call: dropped unnumbered */
 #define BA_CNT_STASH_MISSING 3
 #define BA_CNT_ENTER_CANDIDATES 4
 #define BA_CNT_ENTER_STASHED 5
