@@ -214,7 +214,17 @@ RAW_TRACEPOINT_PROBE(sys_exit)
 			len = BA_PATH_LEN;
 		size = BA_RECORD_HDR_SIZE + len;
 	}
+#ifdef BA_RINGBUF
+	/* no wake-up but every BA_RINGBUF_WAKEUP-th record of a CPU (a power of
+	 * two; 0: never): the consumer drains on its timer */
+	__u64 wake = BPF_RB_NO_WAKEUP;
+
+	if (BA_RINGBUF_WAKEUP && (rec->seq & (BA_RINGBUF_WAKEUP - 1)) == BA_RINGBUF_WAKEUP - 1)
+		wake = BPF_RB_FORCE_WAKEUP;
+	int err = events.ringbuf_output(rec, size, wake);
+#else
 	int err = events.perf_submit(ctx, rec, size);
+#endif
 	if (err)
 		count(BA_CNT_SUBMIT_FAILED);
 out:

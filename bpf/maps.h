@@ -30,8 +30,18 @@ BPF_TASK_STORAGE(stash, struct ba_record);
 BPF_PERCPU_ARRAY(evalctx, struct eval_ctx, 1);
 /* identity of the tracer itself, read on request to verify offsets */
 BPF_ARRAY(selfcheck, struct ba_record, 1);
-/* records to user space */
+/*
+ * records to user space: a perf ring per CPU, or with -DBA_RINGBUF=PAGES one
+ * BPF ring buffer of PAGES pages shared by all CPUs (tracer/ringbuf.py)
+ */
+#ifdef BA_RINGBUF
+#ifndef BA_RINGBUF_WAKEUP
+#define BA_RINGBUF_WAKEUP 0
+#endif
+BPF_RINGBUF_OUTPUT(events, BA_RINGBUF);
+#else
 BPF_PERF_OUTPUT(events);
+#endif
 
 static __always_inline void count(__u32 idx)
 {

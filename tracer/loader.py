@@ -123,9 +123,10 @@ def compile_flags(offsets: Dict[str, int]) -> List[str]:
     return flags
 
 
-def load_program(rules: Sequence[KernelRule], filters: Filters = Filters()) -> Program:
+def load_program(rules: Sequence[KernelRule], filters: Filters = Filters(), defines: Sequence[str] = ()) -> Program:
     """Checks the environment, compiles, attaches, writes the rules, self-checks.
 
+    `defines`: extra -D compiler flags (the transport: -DBA_RINGBUF=PAGES selects the ring buffer).
     Nothing is traced until Program.enable(); nothing stays attached when this raises.
     """
     require_root()
@@ -133,8 +134,9 @@ def load_program(rules: Sequence[KernelRule], filters: Filters = Filters()) -> P
     offsets = running_kernel_offsets(os.environ.get("BPFAUDIT_BTF", ""))
     headers = header_tree()
     tables = build_tables(rules, filters.syscalls)
+    cflags = compile_flags(offsets) + [f"-D{d}" for d in defines]
     try:
-        bpf = bcc.BPF(text=assemble_source(PROGRAM).encode(), cflags=compile_flags(offsets))
+        bpf = bcc.BPF(text=assemble_source(PROGRAM).encode(), cflags=cflags)
     except Exception as err:  # bcc raises bare Exception for compile and attach errors
         raise BpfauditError(f"loading the BPF programs failed ({err}); with {headers.describe()}", 1) from None
     prog = Program(bpf, headers, offsets, list(rules), tables=tables)
