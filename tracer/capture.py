@@ -1,10 +1,11 @@
 """A capture session: loads the programs for a rule set, reads their perf
-rings a batch at a time, and keeps the loss counters. Every consumer (trace,
-top, compare) reads records through this."""
+rings (or BPF ring buffer) a batch at a time, and keeps the loss counters.
+Every consumer (trace, top, compare) reads records through this."""
 
 from __future__ import annotations
 
 import ctypes
+import mmap
 import threading
 from collections import defaultdict, deque
 from dataclasses import dataclass
@@ -15,10 +16,11 @@ from tracer.errors import BpfauditError
 from tracer.events import SyscallEvent
 from tracer.layout import layout
 from tracer.loader import Filters, Program, load_program
-from tracer.perf_ring import SAMPLE_DATA_OFFSET, PerfRings
+from tracer.perf_ring import SAMPLE_DATA_OFFSET, PerfRings, online_cpus
 from tracer.reader import RecordDecoder
+from tracer.ringbuf import HDR_SZ, RingBuffer, SequenceGaps, merge_tallies, tally_samples, tally_uniform
 
-TRANSPORTS = ("perf-ring", "bcc")
+TRANSPORTS = ("perf-ring", "ringbuf", "bcc")
 
 
 @dataclass
@@ -29,8 +31,9 @@ class CaptureOptions:
     failed_only: bool = False
     syscalls: Optional[Set[str]] = None
     auid: Optional[int] = None
-    page_cnt: int = 1024  # perf buffer pages per CPU (4 MiB)
+    page_cnt: int = 1024  # perf buffer pages per CPU (4 MiB); ringbuf: this many per online CPU, in one ring
     wakeup_events: int = 256  # the reader is woken once per this many samples per CPU (S5: fewer wake-ups, shorter tail)
+    # (ringbuf: a power of two, compiled into the program; 0 = never, the timed drain alone)
     drain_ms: int = 100  # and drains on this timer whatever the count
     queue_limit: int = 262144  # samples held between the reader thread and the consumer
     transport: str = "perf-ring"  # or "bcc": see CaptureSession
@@ -38,6 +41,24 @@ class CaptureOptions:
 
 def open_perf_rings(events_map, page_cnt: int, wakeup_events: int) -> PerfRings:
     return PerfRings(events_map, page_cnt, wakeup_events)
+
+
+def ringbuf_pages(page_cnt: int) -> int:
+    """The one ring buffer's size: `page_cnt` pages per online CPU (the perf rings' memory), a power of two."""
+    pages = page_cnt * len(online_cpus())
+    return 1 << (pages - 1).bit_length()
+
+
+def ringbuf_defines(options: "CaptureOptions") -> List[str]:
+    """The compiler flags that make the program submit to a ring buffer instead of perf rings."""
+    w = options.wakeup_events
+    if w < 0 or w & (w - 1):
+        raise BpfauditError(f"ring buffer wake-up every {w} records: use 0 or a power of two (e.g. 256)")
+    return [f"BA_RINGBUF={ringbuf_pages(options.page_cnt)}", f"BA_RINGBUF_WAKEUP={w}"]
+
+
+def open_ring_buffer(events_map) -> RingBuffer:
+    return RingBuffer(events_map.map_fd, events_map.max_entries)
 
 
 def resolve_rules(rules):
@@ -58,6 +79,13 @@ class CaptureSession:
     buffer (`page_cnt`), and a consumer that falls behind makes BPF's
     submissions fail, counted per CPU. A second Python thread would only
     contend for the GIL: measured, it lost records the single thread kept.
+
+    "ringbuf" is the same design over one BPF ring buffer shared by all CPUs
+    (tracer/ringbuf.py; the program compiled with -DBA_RINGBUF): BPF submits
+    without waking the reader except every `wakeup_events`-th record of a CPU,
+    poll() drains on its timer. Records of all CPUs share the ring, so the
+    per-CPU counts go by each record's own `cpu` field (the CPU whose counters
+    numbered it), not by ring.
 
     "bcc" is bcc's perf buffer, a ctypes callback per sample. bcc's poll
     drains until the rings are empty, so a slow callback would never return
@@ -86,19 +114,27 @@ class CaptureSession:
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
         self._rings = None
+        self._ringbuf: Optional[RingBuffer] = None
         self.perf_lost = 0
         self.userspace_dropped = 0
-        # by perf ring (= the CPU whose BPF counters numbered the record), for the ledger's per-CPU check
+        # by the CPU whose BPF counters numbered the record (its perf ring; ringbuf: the record's cpu
+        # field), for the ledger's per-CPU check
         self.userspace_dropped_by_cpu: Dict[int, int] = defaultdict(int)
         self.delivered_by_cpu: Dict[int, int] = defaultdict(int)
         self.seq_gaps_by_cpu: Dict[int, int] = defaultdict(int)
         self.perf_lost_by_cpu: Dict[int, int] = defaultdict(int)  # perf-ring transport only
-        self.program: Optional[Program] = load_program(kernel_rules, filters)
+        defines = ringbuf_defines(options) if options.transport == "ringbuf" else []
+        self.program: Optional[Program] = load_program(kernel_rules, filters, defines)
         try:
             self.decoder = RecordDecoder(kernel_rules, self._decide)
             events = self.program.table("events")
             if options.transport == "perf-ring":
                 self._rings = open_perf_rings(events, options.page_cnt, options.wakeup_events)
+            elif options.transport == "ringbuf":
+                rec = layout().structs["ba_record"]
+                self._cpu_offset, self._seq_offset = rec.cpu.offset, rec.seq.offset
+                self._ringbuf_gaps = SequenceGaps()
+                self._ringbuf = open_ring_buffer(events)
             else:
                 events.open_perf_buffer(self._on_sample, page_cnt=options.page_cnt, lost_cb=self._on_lost,
                                         wakeup_events=options.wakeup_events)
@@ -108,12 +144,19 @@ class CaptureSession:
         except BaseException:
             self.close()
             raise
-        self.transport = (
-            f"{options.transport} transport, perf buffer ({options.page_cnt} pages/CPU, wakeup every "
-            f"{options.wakeup_events}, {options.drain_ms} ms drain)"
-        )
+        if self._ringbuf is not None:
+            self.transport = (
+                f"ringbuf transport, BPF ring buffer ({events.max_entries // mmap.PAGESIZE} pages shared, wakeup "
+                f"every {options.wakeup_events} per CPU, {options.drain_ms} ms drain)"
+            )
+        else:
+            self.transport = (
+                f"{options.transport} transport, perf buffer ({options.page_cnt} pages/CPU, wakeup every "
+                f"{options.wakeup_events}, {options.drain_ms} ms drain)"
+            )
         # bcc's samples reach poll() through the reader thread's queue; the rings are read in poll()
-        self._take = self._take_queue if self._rings is None else self._take_rings
+        self._take = self._take_rings if self._rings is not None else \
+            self._take_ringbuf if self._ringbuf is not None else self._take_queue
 
     @property
     def startup_notes(self) -> List[str]:
@@ -166,6 +209,8 @@ class CaptureSession:
             # even with records pending: a poll that never waits takes them a few at a time and
             # spends its CPU per batch (measured: 3-5 us per record instead of 1.3 at 150k/s)
             self._rings.wait(wait)
+        elif self._ringbuf is not None:
+            self._ringbuf.wait(wait)
         elif not self._queue:
             with self._ready:
                 self._ready.wait(wait)
@@ -186,6 +231,29 @@ class CaptureSession:
                 yield cpu, n, partial(d.decode_uniform, cpu, batch.chunk, batch.stride, SAMPLE_DATA_OFFSET)
             else:
                 yield cpu, n, partial(d.decode_batch, cpu, batch.samples)
+
+    def _take_ringbuf(self):
+        """(None, samples taken, their decoding): everything the ring buffer holds, in one read,
+        decoded as one batch. Records of all CPUs are mixed in it: the per-CPU counts (delivered,
+        sequence gaps) are made here, by each record's cpu field, before the batch is decoded."""
+        batch = self._ringbuf.reader.read()
+        if not batch.count:
+            return
+        self._enqueued += batch.count
+        d, cpu_at, seq_at = self.decoder, self._cpu_offset, self._seq_offset
+        tally = {}
+        if batch.uniform:
+            tally = tally_uniform(batch.chunk, batch.stride, batch.uniform, cpu_at, seq_at)
+        if batch.samples:
+            tally = merge_tallies(tally, tally_samples(batch.samples, cpu_at, seq_at))
+        for cpu, (n, _first, _last) in tally.items():
+            self.delivered_by_cpu[cpu] += n
+        for cpu, gaps in self._ringbuf_gaps.add(tally).items():
+            self.seq_gaps_by_cpu[cpu] += gaps
+        if batch.uniform:
+            yield None, batch.uniform, partial(d.decode_uniform, -1, batch.uniform_chunk, batch.stride, HDR_SZ)
+        if batch.samples:
+            yield None, len(batch.samples), partial(d.decode_batch, -1, batch.samples)
 
     def _take_queue(self):
         """(ring, samples taken, their decoding) of runs from the reader thread's queue (bcc's: a sample per entry)."""
@@ -211,10 +279,11 @@ class CaptureSession:
             try:
                 out.extend(decode())
             finally:
-                self.delivered_by_cpu[cpu] += n
                 self._taken += n
-                if d.seq_gaps != gaps:  # a sample's gap is on its own ring's sequence
-                    self.seq_gaps_by_cpu[cpu] += d.seq_gaps - gaps
+                if cpu is not None:  # a ring of one CPU (ringbuf: counted by _take_ringbuf)
+                    self.delivered_by_cpu[cpu] += n
+                    if d.seq_gaps != gaps:  # a sample's gap is on its own ring's sequence
+                        self.seq_gaps_by_cpu[cpu] += d.seq_gaps - gaps
         return out
 
     def discard(self, timeout_ms: Optional[int] = None) -> int:
@@ -223,7 +292,8 @@ class CaptureSession:
         self._wait(timeout_ms)
         total = 0
         for cpu, n, _decode in self._take():
-            self.delivered_by_cpu[cpu] += n
+            if cpu is not None:
+                self.delivered_by_cpu[cpu] += n
             self.decoder.delivered += n
             self._taken += n
             total += n
@@ -260,8 +330,9 @@ class CaptureSession:
         return {names[i]: [int(v) for v in table[ctypes.c_int(i)]] for i in range(L.BA_NR_COUNTERS) if i in names}
 
     def delivery_per_cpu(self) -> Dict[str, Dict[int, int]]:
-        """User space's per-CPU counts (by perf ring): delivered, userspace_dropped, seq_gaps, and
-        perf_lost (the rings' LOST records; perf-ring transport only: bcc's callback does not say the CPU)."""
+        """User space's per-CPU counts (by perf ring; ringbuf: by the records' cpu field): delivered,
+        userspace_dropped, seq_gaps, and perf_lost (the rings' LOST records; perf-ring transport only:
+        bcc's callback does not say the CPU, and a BPF ring buffer writes no LOST records)."""
         return {
             "delivered": dict(self.delivered_by_cpu),
             "userspace_dropped": dict(self.userspace_dropped_by_cpu),
@@ -279,7 +350,8 @@ class CaptureSession:
             "perf_lost": self.perf_lost,
             "userspace_dropped": self.userspace_dropped,
             "queued": self._enqueued - self._taken,
-            "seq_gaps": d.seq_gaps,
+            # ringbuf: counted per CPU from the ring's reads (the same count for in-order records)
+            "seq_gaps": sum(self.seq_gaps_by_cpu.values()) if self.options.transport == "ringbuf" else d.seq_gaps,
             "malformed": d.malformed,
             "userspace_filtered": d.userspace_filtered,
             "stash_full": c["stash_full"],
@@ -293,6 +365,9 @@ class CaptureSession:
         if self._rings is not None:  # after the program: its map held the rings' events
             self._rings.close()
             self._rings = None
+        if self._ringbuf is not None:  # the mappings hold the map until unmapped
+            self._ringbuf.close()
+            self._ringbuf = None
 
     def __enter__(self) -> "CaptureSession":
         return self

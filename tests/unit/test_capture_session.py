@@ -87,8 +87,8 @@ def loaded(monkeypatch):
     """The fake program every session gets, and the arguments load_program saw."""
     state = {"events": FakeEvents()}
 
-    def fake_load(rules, filters):
-        state["rules"], state["filters"] = rules, filters
+    def fake_load(rules, filters, defines=()):
+        state["rules"], state["filters"], state["defines"] = rules, filters, list(defines)
         state["program"] = FakeProgram(state["events"])
         return state["program"]
 
@@ -356,3 +356,97 @@ def test_detach_uses_the_programs_own_detach_when_it_has_one(loaded):
     prog.detach = lambda: calls.append("detach")
     s.close()
     assert calls == ["detach"] and prog.closed
+
+
+# -- the ringbuf transport: one ring in memory, records of every CPU in it ------------
+class FakeRingBuffer:
+    def __init__(self, data_size=1 << 16):
+        from tracer.ringbuf import MemoryRingbuf
+
+        self.memory = MemoryRingbuf(data_size)
+        self.reader = self.memory.reader
+        self.closed = False
+        self.waits = []
+
+    def wait(self, timeout_s):
+        self.waits.append(timeout_s)
+        time.sleep(min(timeout_s, 0.002))
+
+    def close(self):
+        self.closed = True
+
+
+@pytest.fixture
+def ringbuf(loaded, monkeypatch):
+    state = {}
+
+    def fake_open(events_map):
+        state["ring"] = FakeRingBuffer()
+        events_map.rings_open = True
+        events_map.max_entries = 1 << 16
+        return state["ring"]
+
+    monkeypatch.setattr(capture, "open_ring_buffer", fake_open)
+    return state
+
+
+def ringbuf_session(**kw) -> CaptureSession:
+    return CaptureSession(CaptureOptions(rules=load_rules([], RULES), transport="ringbuf", **kw))
+
+
+def test_ringbuf_program_is_compiled_for_one_ring_of_the_perf_rings_memory(ringbuf, loaded):
+    from tracer.perf_ring import online_cpus
+
+    with ringbuf_session(page_cnt=8, wakeup_events=16) as s:
+        pages = 8 * len(online_cpus())
+        pages = 1 << (pages - 1).bit_length()
+        assert loaded["defines"] == [f"BA_RINGBUF={pages}", "BA_RINGBUF_WAKEUP=16"]
+        assert s.transport.startswith("ringbuf transport, BPF ring buffer (16 pages shared, wakeup every 16")
+    assert ringbuf["ring"].closed
+
+
+@pytest.mark.parametrize("wakeup", [3, 100, -1])
+def test_a_ringbuf_wakeup_that_is_not_a_power_of_two_is_refused_before_loading(loaded, wakeup):
+    with pytest.raises(BpfauditError, match="power of two"):
+        ringbuf_session(wakeup_events=wakeup)
+    assert "program" not in loaded
+
+
+def test_ringbuf_records_of_all_cpus_count_by_their_own_cpu_and_the_ledger_reconciles(ringbuf):
+    from tracer.ledger import LossLedger, read_capture
+
+    with ringbuf_session() as s:
+        mem, counters = ringbuf["ring"].memory, s.program.counters
+        # interleaved as two CPUs write one ring; CPU 1's records 4 and 5 failed to submit
+        order = [(0, 1), (1, 1), (1, 2), (0, 2), (1, 3), (1, 6), (0, 3), (1, 7)]
+        for cpu, seq in order:
+            assert mem.output(raw_sample(cpu, seq))
+        assert mem.output(raw_sample(0, 4, paths=["/etc/passwd"]))  # a record of another size
+        counters[L.BA_CNT_EMITTED] = [4, 7]
+        counters[L.BA_CNT_SUBMIT_FAILED] = [0, 2]
+        got = poll_until(s, 9)
+        assert sorted((e.cpu, e.seq) for e in got) == sorted(order + [(0, 4)])
+        assert [e.paths for e in got if e.seq == 4] == [["/etc/passwd"]]
+        assert s.delivery_per_cpu()["delivered"] == {0: 4, 1: 5}
+        assert s.delivery_per_cpu()["seq_gaps"] == {1: 2}
+        s.detach()
+        s.poll(0)
+        ledger = LossLedger()
+        ledger.update(read_capture(s))
+        rec = ledger.reconcile()
+        assert rec.ok, rec.problems
+        assert [(r["delivered"], r["lost"], r["seq_gaps"]) for r in ledger.per_cpu] == [(4, 0, 0), (5, 2, 2)]
+        assert s.losses()["perf_lost"] == 0  # a ring buffer writes no LOST records: BPF's count is the one
+
+
+def test_ringbuf_poll_waits_and_discard_counts_by_cpu(ringbuf):
+    with ringbuf_session() as s:
+        mem = ringbuf["ring"].memory
+        mem.output(raw_sample(1, 1))
+        assert [e.seq for e in s.poll(30)] == [1] and ringbuf["ring"].waits == [0.03]
+        for seq in range(2, 9):
+            mem.output(raw_sample(seq % 2, seq))
+        n, deadline = 0, time.monotonic() + 5
+        while n < 7 and time.monotonic() < deadline:
+            n += s.discard(20)
+        assert n == 7 and s.losses()["delivered"] == 8 and s.delivery_per_cpu()["delivered"] == {0: 4, 1: 4}
