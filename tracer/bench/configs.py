@@ -194,11 +194,11 @@ class Bpfaudit(Config):
                 d["queued"] = now["queued"]
                 return d
 
-    def measure(self, job):
-        self.cap.poll(0)
-        before = self.cap.losses()
-        tally = {"records": 0, "own_records": 0} if self.count_own else {"records": 0}
-        # the benchmark process's CPU (reader thread + consumer) while the job runs: bpfaudit's user-space cost
+    def _run(self, job, tally: Dict[str, int], attached_tail=None):
+        """Runs `job` with the programs switched on, consuming records as they come;
+        `attached_tail(result)` runs before they are switched off again.
+        Returns (job result, the benchmark process's CPU seconds while the job ran, tail's value):
+        that CPU (consumer, and bcc's reader thread) is bpfaudit's user-space cost."""
         cpu0 = time.process_time()
         self.switch.on()
         try:
@@ -207,8 +207,16 @@ class Bpfaudit(Config):
                 self._consume(tally, proc.pid)
             res = job.finish(proc)
             consumer_cpu = time.process_time() - cpu0
+            tail = attached_tail(res) if attached_tail is not None else None
         finally:
             self.switch.off()
+        return res, consumer_cpu, tail
+
+    def measure(self, job):
+        self.cap.poll(0)
+        before = self.cap.losses()
+        tally = {"records": 0, "own_records": 0} if self.count_own else {"records": 0}
+        res, consumer_cpu, _ = self._run(job, tally)
         d = self._drain(before, tally, res.pid)
         return res, {**tally, "emitted": d["emitted"], "lost": d["emitted"] - d["delivered"], "losses": d,
                      "consumer_cpu_ms": round(consumer_cpu * 1000, 1), "job_wall_ms": round(res.ns / 1e6, 1)}

@@ -89,20 +89,18 @@ class OverloadBpfaudit(Bpfaudit):
 
     def measure(self, job):
         tally = {"records": 0, "own_records": 0}
-        cpu0 = time.process_time()
-        self.switch.on()
-        try:
-            proc = job.start()
-            while proc.poll() is None:
-                self._consume(tally, proc.pid)
-            res = job.finish(proc)
-            consumer_cpu = time.process_time() - cpu0
+        drained_s = 0.0
+
+        def drain_attached(res):
+            # with the programs still attached: everything emitted delivered or counted, then one
+            # call per CPU so that each ring writes its pending LOST record
+            nonlocal drained_s
             drained_s = time.monotonic()
             drained = self._settle(tally, res.pid, timeout=60)
             flush_calls = flush_rings(sorted(os.sched_getaffinity(0)))
-            caught_up = self._settle(tally, res.pid, timeout=10, until=self._perf_lost_in)
-        finally:
-            self.switch.off()
+            return drained, flush_calls, self._settle(tally, res.pid, timeout=10, until=self._perf_lost_in)
+
+        res, consumer_cpu, (drained, flush_calls, caught_up) = self._run(job, tally, drain_attached)
         self._settle(tally, res.pid, timeout=10)
         drain_s = time.monotonic() - drained_s
         ledger = accounting.account(self.cap.losses(), self.cap.counters_per_cpu(), self.cap.delivery_per_cpu())
