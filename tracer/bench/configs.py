@@ -149,12 +149,13 @@ class Bpfaudit(Config):
     """
 
     def __init__(self, name: str, ruleset, wakeup_events: int = 256, page_cnt: int = 1024,
-                 drain_ms: int = 100, decode: bool = True, count_own: bool = True) -> None:
+                 drain_ms: int = 100, decode: bool = True, count_own: bool = True,
+                 transport: str = "perf-ring") -> None:
         self.name = name
         self.count_own = count_own  # count the records of the workload's own pid (one-process workloads)
         self.ruleset = ruleset
         self.decode = decode
-        self.options = dict(wakeup_events=wakeup_events, page_cnt=page_cnt, drain_ms=drain_ms)
+        self.options = dict(wakeup_events=wakeup_events, page_cnt=page_cnt, drain_ms=drain_ms, transport=transport)
         self.cap = None
         self.switch: Optional[ProbeSwitch] = None
 

@@ -16,6 +16,7 @@ TUNED_BACKLOG = 8192
 DEFAULT_NAME = "kernel audit + auditd default"
 TUNED_NAME = "kernel audit + auditd tuned"
 OURS = "bpfaudit"
+RINGBUF = "bpfaudit, ringbuf transport"  # the alternative transport, measured beside the default (no target)
 
 
 def run_s2(binary: str, reps: int, seconds: float, log: Callable[[str], None],
@@ -35,20 +36,22 @@ def run_s2(binary: str, reps: int, seconds: float, log: Callable[[str], None],
             KernelAudit(DEFAULT_NAME, auditd=functools.partial(AuditdRun, tuned=False)),
             KernelAudit(TUNED_NAME, auditd=functools.partial(AuditdRun, tuned=True), backlog_limit=TUNED_BACKLOG),
             Bpfaudit(OURS, parse_text(kstate.BENCH_RULE)),
+            Bpfaudit(RINGBUF, parse_text(kstate.BENCH_RULE), transport="ringbuf"),
         ]
         with opened(configs, log):
             results = interleave(configs, reps, job, log, quiet)
-            log(f"bpf_stats run: {OURS}")
-            results[OURS].extra["bpf_stats"] = bpf_run_stats(configs[-1], job)
+            for config in configs[-2:]:
+                log(f"bpf_stats run: {config.name}")
+                results[config.name].extra["bpf_stats"] = bpf_run_stats(config, job)
     rows = list(results.values())
     summarize(rows, "bare", TUNED_NAME)
     default = results[DEFAULT_NAME]
     for r in rows:
         r.extra["x_kaudit_default"] = ratio(r.median_ns, default.median_ns)
         r.extra["added_vs_kaudit_default"] = ratio(r.added_ns, default.added_ns)
-    ours = results[OURS]
-    ours.extra["lost_total"] = sum(run["lost"] for run in ours.extra["runs"])
-    ours.extra["records_total"] = sum(run["records"] for run in ours.extra["runs"])
+    for ours in (results[OURS], results[RINGBUF]):
+        ours.extra["lost_total"] = sum(run["lost"] for run in ours.extra["runs"])
+        ours.extra["records_total"] = sum(run["records"] for run in ours.extra["runs"])
     return {"S2": {
         "title": "S2 cost per recorded syscall, every getppid matches (wall ns per getppid; x kaudit = tuned)",
         "rows": [r.to_json() for r in rows],
@@ -57,6 +60,8 @@ def run_s2(binary: str, reps: int, seconds: float, log: Callable[[str], None],
                   f"tuned: flush=NONE, log_format=RAW, backlog_limit {TUNED_BACKLOG}",
                   "bpfaudit: capture session as `bpfaudit trace` opens it (perf-ring transport, 1024 pages/CPU, wakeup 256, 100 ms drain), "
                   "every record decoded by poll() in the benchmark process",
+                  f"{RINGBUF}: the same, over one BPF ring buffer (pages per CPU x CPUs, shared; "
+                  "BPF_RB_NO_WAKEUP but every 256th record of a CPU; 100 ms drain)",
                   "S2 ranks by wall time per call: kernel audit's backlog waits and the consumer's CPU are the cost"],
     }}
 

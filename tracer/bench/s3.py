@@ -4,7 +4,8 @@ Searched per consumer: the per-record consumer (poll() decodes every record, as
 `bpfaudit trace` does) on the default perf-ring transport; the transport alone
 (samples taken off undecoded: the capture session's own ceiling, the fastest
 consumer); and the per-record consumer on bcc's perf buffer, the transport it
-replaced, for comparison. All with `bpfaudit trace`'s ring size.
+replaced, for comparison; and both on the BPF ring buffer (transport "ringbuf").
+All with `bpfaudit trace`'s ring size (ringbuf: the same pages in one shared ring).
 """
 
 from __future__ import annotations
@@ -21,9 +22,12 @@ from tracer.bench.workload import GetppidJob
 
 CONSUMERS = {"decode": "per-record consumer (poll() decodes each record, perf-ring transport)",
              "count": "transport only (perf-ring samples counted, not decoded)",
-             "decode-bcc": "per-record consumer on bcc's perf buffer (callback per sample)"}
+             "decode-bcc": "per-record consumer on bcc's perf buffer (callback per sample)",
+             "decode-ringbuf": "per-record consumer on the BPF ring buffer (ringbuf transport)",
+             "count-ringbuf": "transport only (ring buffer records counted, not decoded)"}
 # key -> (decode?, transport); "decode" and "count" are the targets' per-record and fastest consumers
-SETUPS = {"decode": (True, "perf-ring"), "count": (False, "perf-ring"), "decode-bcc": (True, "bcc")}
+SETUPS = {"decode": (True, "perf-ring"), "count": (False, "perf-ring"), "decode-bcc": (True, "bcc"),
+          "decode-ringbuf": (True, "ringbuf"), "count-ringbuf": (False, "ringbuf")}
 TARGETED = ("decode", "count")
 PAGE_CNT = 1024  # perf ring pages per CPU: CaptureOptions' default, what `bpfaudit trace` runs with
 # perf_lost is left out: the perf buffer's lost callback only fires with the
@@ -66,8 +70,7 @@ def run_s3(binary: str, seconds: float, log: Callable[[str], None], start: float
         for key, label in CONSUMERS.items():
             decode, transport = SETUPS[key]
             config = Bpfaudit(f"bpfaudit, {label}", parse_text(kstate.BENCH_RULE), decode=decode,
-                              page_cnt=PAGE_CNT)
-            config.options["transport"] = transport
+                              page_cnt=PAGE_CNT, transport=transport)
             with opened([config], log):
                 found = search(config, binary, seconds, log, start, max_steps, quiet)
             out[f"S3-{key}"] = {
@@ -79,7 +82,8 @@ def run_s3(binary: str, seconds: float, log: Callable[[str], None], start: float
                           "S3: lossless = emitted == delivered and no BPF submit failure, user-space drop or "
                           "malformed sample (perf_lost arrives a step late, so it is reported, not used)",
                           f"S3: perf ring {PAGE_CNT} pages/CPU, wakeup every {config.options['wakeup_events']} samples, 100 ms drain; perf-ring: "
-                          "rings read in poll(); bcc: reader thread + queue"],
+                          "rings read in poll(); bcc: reader thread + queue; ringbuf: one ring of the same pages, "
+                          "a wake-up every 256 records per CPU, read in poll()"],
             }
     return out
 
