@@ -25,21 +25,24 @@ def loadable_text(text: str) -> str:
 
 
 def main(argv=None) -> int:
-    """argv: program sources to measure instead of bpf/bpfaudit.bpf.c (variants under study)."""
+    """argv: -DNAME[=VALUE] build flags (e.g. -DBA_RINGBUF=2048, the ring-buffer build), and
+    program sources to measure instead of bpf/bpfaudit.bpf.c (variants under study)."""
     require_root()
+    args = argv if argv is not None else sys.argv[1:]
+    defines = [a for a in args if a.startswith("-D")]
     failed = 0
-    for path in (argv if argv is not None else sys.argv[1:]) or [str(PROGRAM)]:
-        print(f"== {path}")
-        failed += measure(Path(path))
+    for path in [a for a in args if not a.startswith("-D")] or [str(PROGRAM)]:
+        print(f"== {path} {' '.join(defines)}".rstrip())
+        failed += measure(Path(path), defines)
     return 1 if failed else 0
 
 
-def measure(path: Path) -> int:
+def measure(path: Path, defines=()) -> int:
     bcc = import_bcc()
     text = assemble_source(path)
     try:
-        bpf = bcc.BPF(text=loadable_text(text).encode(), cflags=compile_flags(running_kernel_offsets()),
-                      debug=bcc.DEBUG_BPF)
+        bpf = bcc.BPF(text=loadable_text(text).encode(),
+                      cflags=compile_flags(running_kernel_offsets()) + list(defines), debug=bcc.DEBUG_BPF)
     except Exception as err:  # bcc raises bare Exception; the compiler's messages are on stderr
         print(f"{path}: does not compile ({err})")
         return 1
