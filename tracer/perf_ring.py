@@ -9,7 +9,6 @@ writes: PERF_RECORD_SAMPLE carrying PERF_SAMPLE_RAW, PERF_RECORD_LOST.
 from __future__ import annotations
 
 import ctypes
-import errno
 import fcntl
 import mmap
 import os
@@ -243,6 +242,14 @@ class MemoryRing:
 
 
 # -- the real rings ------------------------------------------------------------------
+def epoll_wait(epoll, timeout_s: float) -> None:
+    """Waits for a wake-up or the timeout; a signal only ends the wait early."""
+    try:
+        epoll.poll(timeout_s)
+    except InterruptedError:
+        pass
+
+
 def online_cpus(path: str = "/sys/devices/system/cpu/online") -> List[int]:
     """CPU numbers from a kernel CPU list ("0-3,5")."""
     with open(path) as f:
@@ -301,13 +308,7 @@ class PerfRings:
 
     def wait(self, timeout_s: float) -> None:
         """Until a ring has passed its wake-up count, or the timeout."""
-        try:
-            self._epoll.poll(timeout_s)
-        except InterruptedError:
-            pass
-        except OSError as e:
-            if e.errno != errno.EINTR:
-                raise
+        epoll_wait(self._epoll, timeout_s)
 
     def close(self) -> None:
         """Unmaps and closes the rings. The map's entries keep the events alive until

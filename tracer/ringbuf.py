@@ -11,7 +11,6 @@ takes len + 8 bytes rounded up to 8.
 from __future__ import annotations
 
 import ctypes
-import errno
 import mmap
 import os
 import select
@@ -20,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Tuple
 
 from tracer.errors import BpfauditError
+from tracer.perf_ring import epoll_wait
 
 BUSY_BIT = 1 << 31  # reserved, not yet committed: nothing after it may be read yet
 DISCARD_BIT = 1 << 30  # committed as discarded: skipped
@@ -332,13 +332,7 @@ class RingBuffer:
 
     def wait(self, timeout_s: float) -> None:
         """Until BPF forces a wake-up, or the timeout."""
-        try:
-            self._epoll.poll(timeout_s)
-        except InterruptedError:
-            pass
-        except OSError as e:
-            if e.errno != errno.EINTR:
-                raise
+        epoll_wait(self._epoll, timeout_s)
 
     def close(self) -> None:
         reader = getattr(self, "reader", None)
