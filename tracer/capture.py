@@ -305,11 +305,7 @@ class CaptureSession:
         prog = self.program
         if prog is None or prog.bpf is None:
             return
-        if hasattr(prog, "detach"):  # the loader's own detach (raw tracepoints)
-            prog.detach()
-        else:
-            for tp in list(prog.bpf.tracepoint_fds):
-                prog.bpf.detach_tracepoint(tp)
+        prog.detach()
         self._stop.set()
         if self._thread is not None:
             self._thread.join()

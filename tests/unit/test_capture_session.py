@@ -13,6 +13,7 @@ import tracer.capture as capture
 from tracer.capture import CaptureOptions, CaptureSession
 from tracer.errors import BpfauditError
 from tracer.layout import layout
+from tracer.loader import Program
 from tracer.rules import load_rules
 from tracer.syscall_table import AUDIT_ARCH_X86_64, syscall_number
 
@@ -43,7 +44,7 @@ class FakeEvents:
 
 class FakeBpf:
     def __init__(self):
-        self.tracepoint_fds = {b"raw_syscalls:sys_enter": 3, b"raw_syscalls:sys_exit": 4}
+        self.raw_tracepoint_fds = {b"sys_enter": 3, b"sys_exit": 4}
         self.polls = 0
         self.cleaned = False
 
@@ -54,8 +55,8 @@ class FakeBpf:
     def perf_buffer_consume(self):
         pass
 
-    def detach_tracepoint(self, tp):
-        del self.tracepoint_fds[tp]
+    def detach_raw_tracepoint(self, tp):
+        del self.raw_tracepoint_fds[tp]
 
     def cleanup(self):
         self.cleaned = True
@@ -68,6 +69,8 @@ class FakeProgram:
         self.counters = [[0, 0] for _ in range(L.BA_NR_COUNTERS)]
         self.startup_notes = ["fake program"]
         self.closed = False
+
+    detach = Program.detach  # the loader's own: detaches the fake bpf's raw tracepoints
 
     def table(self, name):
         return {"events": self.events, "counters": FakePerCpu(self.counters)}[name]
@@ -183,7 +186,7 @@ def test_close_detaches_and_cleans_up(loaded):
     prog = loaded["program"]
     bpf = prog.bpf
     s.close()
-    assert bpf.tracepoint_fds == {} and bpf.cleaned and prog.closed
+    assert bpf.raw_tracepoint_fds == {} and bpf.cleaned and prog.closed
     assert s.program is None
     s.close()  # twice is harmless
 
@@ -202,12 +205,10 @@ def test_no_exit_rules_is_an_error_before_loading(loaded):
 
 
 # -- the perf-ring transport, its rings in memory --------------------------------
-class FakeRings:
-    def __init__(self, ncpu=2, data_size=1 << 16):
-        from tracer.perf_ring import MemoryRing
+class FakeTransport:
+    """What both in-memory transports share: waits recorded, close remembered."""
 
-        self.memory = {cpu: MemoryRing(data_size) for cpu in range(ncpu)}
-        self.rings = {cpu: m.reader for cpu, m in self.memory.items()}
+    def __init__(self):
         self.closed = False
         self.waits = []
 
@@ -217,6 +218,15 @@ class FakeRings:
 
     def close(self):
         self.closed = True
+
+
+class FakeRings(FakeTransport):
+    def __init__(self, ncpu=2, data_size=1 << 16):
+        from tracer.perf_ring import MemoryRing
+
+        super().__init__()
+        self.memory = {cpu: MemoryRing(data_size) for cpu in range(ncpu)}
+        self.rings = {cpu: m.reader for cpu, m in self.memory.items()}
 
 
 @pytest.fixture
@@ -359,21 +369,13 @@ def test_detach_uses_the_programs_own_detach_when_it_has_one(loaded):
 
 
 # -- the ringbuf transport: one ring in memory, records of every CPU in it ------------
-class FakeRingBuffer:
+class FakeRingBuffer(FakeTransport):
     def __init__(self, data_size=1 << 16):
         from tracer.ringbuf import MemoryRingbuf
 
+        super().__init__()
         self.memory = MemoryRingbuf(data_size)
         self.reader = self.memory.reader
-        self.closed = False
-        self.waits = []
-
-    def wait(self, timeout_s):
-        self.waits.append(timeout_s)
-        time.sleep(min(timeout_s, 0.002))
-
-    def close(self):
-        self.closed = True
 
 
 @pytest.fixture
