@@ -95,6 +95,7 @@ def test_live_source_drives_the_capture_api(monkeypatch):
     class CaptureOptions:
         rules: object = None
         pid: int = 0
+        transport: str = "perf-ring"
 
     calls = []
 

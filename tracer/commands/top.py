@@ -12,6 +12,7 @@ from typing import Annotated, List, Optional, Tuple
 
 import typer
 
+from tracer.commands.trace import TRANSPORT_HELP, check_transport
 from tracer.errors import BpfauditError
 
 app = typer.Typer()
@@ -72,10 +73,11 @@ def top(
         "--duration", help="exit after this many seconds")] = None,
     pid: Annotated[Optional[int], typer.Option(
         "--pid", "-p", help="only count records of this process id")] = None,
+    transport: Annotated[str, typer.Option("--transport", help=TRANSPORT_HELP)] = "perf-ring",
 ) -> None:
     """Live dashboard: top syscalls, processes, users and keys, latest records, losses."""
     try:
-        source = make_source(rules or [], demo, replay, speed, refresh, duration, pid)
+        source = make_source(rules or [], demo, replay, speed, refresh, duration, pid, transport)
         with ExitStack() as stack:
             if demo:
                 from tracer.demo import demo_workload
@@ -94,8 +96,9 @@ def top(
 
 
 def make_source(rules: List[Path], demo: bool, replay: Optional[Path], speed: float,
-                refresh: float, duration: Optional[float], pid: Optional[int]):
+                refresh: float, duration: Optional[float], pid: Optional[int], transport: str = "perf-ring"):
     """Validate the options (exit code 2 on bad input) and build the source."""
+    check_transport(transport)
     if not 0.5 <= refresh <= 30:
         raise BpfauditError(f"--refresh {refresh:g} is out of range; use 0.5 to 30 per second")
     if duration is not None and duration < 0:
@@ -107,8 +110,8 @@ def make_source(rules: List[Path], demo: bool, replay: Optional[Path], speed: fl
     from tracer.top.sources import LiveSource, ReplaySource
 
     if replay is not None:
-        if rules or demo:
-            raise BpfauditError("--replay shows a recorded trace: drop -R/--demo, or drop --replay "
+        if rules or demo or transport != "perf-ring":
+            raise BpfauditError("--replay shows a recorded trace: drop -R/--demo/--transport, or drop --replay "
                                 "to watch the live system")
         if not replay.is_file():
             raise BpfauditError(f"replay file {replay} does not exist; record one with "
@@ -121,4 +124,4 @@ def make_source(rules: List[Path], demo: bool, replay: Optional[Path], speed: fl
     if os.geteuid() != 0:
         raise BpfauditError("watching the live system loads BPF programs and needs root: "
                             f"sudo {Path(sys.argv[0]).name} top ...")
-    return LiveSource(ruleset, label, pid=pid)
+    return LiveSource(ruleset, label, pid=pid, transport=transport)

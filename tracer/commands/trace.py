@@ -11,7 +11,7 @@ from typing import Annotated, Dict, List, Optional, TextIO
 
 import typer
 
-from tracer.capture import CaptureOptions, open_capture
+from tracer.capture import TRANSPORTS, CaptureOptions, open_capture
 from tracer.commands.common import RuleOpt, RulesOpt, fail, load_rule_options
 from tracer.errors import BpfauditError
 from tracer.formats import audit_text, jsonl
@@ -25,6 +25,11 @@ app = typer.Typer()
 PID_MAX_LIMIT = 4194304  # the kernel's ceiling for /proc/sys/kernel/pid_max
 
 FORMATS = {"audit": audit_text.format_event, "json": jsonl.format_event}
+
+TRANSPORT_HELP = ("how records reach user space: perf-ring (default: per-CPU perf rings read in place; "
+                  "their LOST records cross-check BPF's loss count), ringbuf (one BPF ring buffer shared by all "
+                  "CPUs: cheaper submission in BPF, no LOST records, so BPF's count is the only one), bcc "
+                  "(bcc's perf buffer: a callback per sample into a queue; the slowest)")
 
 EPILOG = """Examples:
 
@@ -83,6 +88,13 @@ def run_trace(options: CaptureOptions, out: TextIO, fmt: str = "audit", duration
             signal.signal(sig, handler)
 
 
+def check_transport(transport: str) -> str:
+    """`--transport` is one of capture's transports (before root is asked for or BPF compiled)."""
+    if transport not in TRANSPORTS:
+        raise BpfauditError(f"--transport {transport}: use {', '.join(TRANSPORTS[:-1])} or {TRANSPORTS[-1]}")
+    return transport
+
+
 def _syscall_names(names: Optional[List[str]]):
     if not names:
         return None
@@ -109,6 +121,7 @@ def trace(
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="write records to FILE (mode 0600) instead of stdout")] = None,
     stats_json: Annotated[Optional[str], typer.Option("--stats-json", help="write the loss ledger to FILE as JSON on exit")] = None,
     max_loss: Annotated[Optional[float], typer.Option("--max-loss", help="exit 1 when lost/emitted exceeds RATIO (0..1) or the ledger does not reconcile")] = None,
+    transport: Annotated[str, typer.Option("--transport", help=TRANSPORT_HELP)] = "perf-ring",
 ) -> None:
     """Stream kernel-audit records of the syscalls the rules select (default: built-in user-activity rules)."""
     try:
@@ -121,9 +134,10 @@ def trace(
             raise BpfauditError("--duration must be 0 or more seconds")
         if max_loss is not None and not 0 <= max_loss <= 1:
             raise BpfauditError(f"--max-loss {max_loss}: give a ratio between 0 and 1, e.g. 0.01")
+        check_transport(transport)
         options = CaptureOptions(
             rules=load_rule_options(rules, rule), pid=pid, comm=comm, failed_only=failed,
-            syscalls=_syscall_names(syscall), auid=auid,
+            syscalls=_syscall_names(syscall), auid=auid, transport=transport,
         )
         require_root()  # before -o creates or truncates a file that a refused run would leave behind
         out = open_private(output) if output else sys.stdout

@@ -28,9 +28,11 @@ class LiveSource:
 
     kernel_audit = True  # kernel audit's counters describe the same moment
 
-    def __init__(self, ruleset: object = None, rules: str = "", pid: Optional[int] = None):
+    def __init__(self, ruleset: object = None, rules: str = "", pid: Optional[int] = None,
+                 transport: str = "perf-ring"):
         self.ruleset = ruleset
         self.pid = pid
+        self.capture_transport = transport  # CaptureOptions.transport (self.transport: how the header names it)
         self.rules = rules
         self.transport = ""
         self.finished = ""
@@ -44,7 +46,7 @@ class LiveSource:
             raise BpfauditError(
                 f"live capture is not available in this build ({err}); "
                 "use --replay FILE to watch a recorded trace", exit_code=1) from None
-        options = {"rules": self.ruleset}
+        options = {"rules": self.ruleset, "transport": self.capture_transport}
         if self.pid is not None and "pid" in {f.name for f in dataclasses.fields(CaptureOptions)}:
             options["pid"] = self.pid  # filter in BPF: records of other processes cost nothing
         self._ctx = open_capture(CaptureOptions(**options))
