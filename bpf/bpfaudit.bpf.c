@@ -56,25 +56,29 @@ static __always_inline void selfcheck_fill(struct ba_config *cfg)
 /* ctx->args: (struct pt_regs *regs, long id) */
 RAW_TRACEPOINT_PROBE(sys_enter)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid, zero = 0;
+	__u32 zero = 0;
 	struct ba_config *cfg = config.lookup(&zero);
 	struct ba_syscall *sc;
 	struct ba_record *rec;
 	long id = ctx->args[1];
 
-	if (!cfg)
+	if (!cfg || id < 0)
 		return 0;
+	/* pre-filter: a number no rule of any ABI lists costs two array reads,
+	 * no helper call (the native entry carries the any-ABI flag) */
+	sc = syscall_entry(BA_ABI_NATIVE, id);
+	if (!sc || (!(sc->flags & BA_SC_LISTED) && !cfg->selfcheck))
+		return 0;
+
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
+
 	/* the tracer's own syscalls first: tracing them would feed back */
 	if (tgid == cfg->self_tgid) {
 		if (cfg->selfcheck)
 			selfcheck_fill(cfg);
 		return 0;
 	}
-	if (id < 0)
-		return 0;
-
-	/* pre-filter: a syscall no rule lists costs one array lookup */
 	void *task = current_task();
 	__u32 abi = task_abi(task);
 	sc = syscall_entry(abi, id);

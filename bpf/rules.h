@@ -85,6 +85,7 @@
 
 /* ba_syscall.flags */
 #define BA_SC_CHANGES_CREDS 1	/* identity may change during the call: decide at exit */
+#define BA_SC_LISTED 2		/* in the native entry: some ABI's rules list this number */
 
 /*
  * One comparison, in a form the verifier walks cheaply: every audit operator

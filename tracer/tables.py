@@ -146,4 +146,12 @@ def build_tables(rules: Sequence[KernelRule], only_syscalls: Optional[Set[str]] 
             e.path_arg[1] = paths[1] if len(paths) > 1 else L.BA_NO_PATH
             e.flags = L.BA_SC_CHANGES_CREDS if meta in CHANGES_CREDS else 0
             entries[abi * nr_max + nr] = e
+    # sys_enter's first test reads only the native entry of a number: it says
+    # whether any ABI lists the number (an entry without rules where only compat does)
+    for key in list(entries):
+        native = key % nr_max
+        if native not in entries:
+            entries[native] = Syscall()
+            entries[native].path_arg[0] = entries[native].path_arg[1] = L.BA_NO_PATH
+        entries[native].flags |= L.BA_SC_LISTED
     return Tables(packed, entries)

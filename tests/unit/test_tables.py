@@ -102,8 +102,9 @@ def rule(syscalls=None, fields=(), action=None, key=None, userspace=False) -> Ke
 
 
 def cands(tables, abi: int, n: int):
+    """The candidate rules of (abi, n), None when none (no entry, or a native entry only flagging the number)."""
     e = tables.syscalls.get(abi * NR + n)
-    return None if e is None else [e.rule[i] for i in range(e.nrules)]
+    return None if e is None or not e.nrules else [e.rule[i] for i in range(e.nrules)]
 
 
 def test_candidates_per_syscall_in_rule_order():
@@ -120,12 +121,27 @@ def test_candidates_per_syscall_in_rule_order():
     # syscall numbers are the rule's own, applied in both ABIs (the kernel's per-rule mask)
     assert cands(t, COMPAT, nr("openat")) == [0, 2, 3]
     assert len(t.rules) == 4 and [r.action for r in t.rules] == [r.action for r in rules]
-    assert all(e.nrules > 0 for e in t.syscalls.values())
+    # an entry without rules only flags, in the native table, a number some ABI lists
+    assert all(e.nrules > 0 or (k < NR and t.syscalls[k + NR].nrules) for k, e in t.syscalls.items())
+    assert all(t.syscalls[k].flags & L.BA_SC_LISTED for k in t.syscalls if k < NR)
+
+
+def test_native_entry_says_whether_any_abi_lists_the_number():
+    # a b32-only rule: sys_enter's first read (the native entry) must let the number through
+    b32 = FieldCheck(L.BA_F_ARCH, L.BA_OP_EQ, L.BA_AUDIT_ARCH_I386)
+    t = build_tables([rule([nr("unlink")], [b32])])
+    native, compat = t.syscalls[NATIVE * NR + nr("unlink")], t.syscalls[COMPAT * NR + nr("unlink")]
+    assert native.nrules == 0 and native.flags & L.BA_SC_LISTED
+    assert native.path_arg[0] == native.path_arg[1] == L.BA_NO_PATH
+    assert cands(t, COMPAT, nr("unlink")) == [0]
+    # numbers no rule lists have no entry at all: the array's zeroes read as "not listed"
+    assert set(t.syscalls) == {NATIVE * NR + nr("unlink"), COMPAT * NR + nr("unlink")}
 
 
 def test_no_entry_when_no_rule_applies():
     t = build_tables([rule(["openat"])])
     assert set(t.syscalls) == {NATIVE * NR + nr("openat"), COMPAT * NR + nr("openat")}
+    assert t.syscalls[NATIVE * NR + nr("openat")].flags & L.BA_SC_LISTED
 
 
 def arch_check(op, code):
@@ -144,7 +160,7 @@ def test_arch_equality_narrows_a_rule_to_its_abi():
     assert cands(t, COMPAT, nr("openat", "i386")) == [1]
     assert cands(t, NATIVE, nr("openat", "i386")) is None
     for key in t.syscalls:
-        if 0 in cands(t, key // NR, key % NR):
+        if 0 in (cands(t, key // NR, key % NR) or ()):
             assert key // NR == NATIVE
 
 
@@ -193,7 +209,7 @@ def test_calls_that_never_return_are_no_candidates():
         numbers = {name: n for n, name in syscall_table(arch).items()}
         assert {"exit", "exit_group"} <= set(numbers) and set(NEVER_RETURN) == {"exit", "exit_group"}
         for name in NEVER_RETURN:
-            assert abi * NR + numbers[name] not in t.syscalls, (arch, name)
+            assert cands(t, abi, numbers[name]) is None, (arch, name)
     assert cands(t, NATIVE, nr("openat")) == [0, 1]
 
 
@@ -203,7 +219,7 @@ def test_only_syscalls_narrows_every_rule():
     assert cands(t, NATIVE, nr("execve")) == [0]
     assert cands(t, NATIVE, nr("unlink")) is None
     assert cands(t, NATIVE, NR - 1) is None
-    names = {syscall_table("x86_64" if k < NR else "i386").get(k % NR) for k in t.syscalls}
+    names = {syscall_table("x86_64" if k < NR else "i386").get(k % NR) for k, e in t.syscalls.items() if e.nrules}
     assert names == {"openat", "execve"}
 
 
