@@ -29,6 +29,8 @@ Cross-checks, not part of the identity:
   perf_lost   ring-full drops as the perf ring reports them. The LOST record is
               written only when the ring next accepts a sample, so it lags and
               may never arrive after the last drop: perf_lost <= bpf_submit_failed.
+              A BPF ring buffer (transport "ringbuf") writes no LOST records:
+              there BPF's count is the only one and this cross-check does not exist.
   seq_gaps    numbers the reader saw skipped within one CPU's stream. Drops
               before a CPU's first or after its last delivered record leave no
               gap, so seq_gaps <= lost.
@@ -62,6 +64,12 @@ class CaptureCounters:
     delivered_per_cpu: Tuple[int, ...] = ()
     userspace_dropped_per_cpu: Tuple[int, ...] = ()
     seq_gaps_per_cpu: Tuple[int, ...] = ()
+    transport: str = "perf-ring"  # CaptureOptions.transport: whether the ring reports its own losses
+
+    @property
+    def ring_reports_losses(self) -> bool:
+        """Perf rings (ours or bcc's) write LOST records; a BPF ring buffer has none."""
+        return self.transport != "ringbuf"
 
     @property
     def emitted(self) -> int:
@@ -73,7 +81,8 @@ class CaptureCounters:
 
     @classmethod
     def from_losses(cls, losses: Mapping[str, int], per_cpu: Optional[Mapping[str, Sequence[int]]] = None,
-                    delivery: Optional[Mapping[str, Mapping[int, int]]] = None) -> "CaptureCounters":
+                    delivery: Optional[Mapping[str, Mapping[int, int]]] = None,
+                    transport: str = "perf-ring") -> "CaptureCounters":
         """From CaptureSession.losses(); `per_cpu` maps emitted/submit_failed to per-CPU values
         (without it the totals are kept as one pseudo-CPU). The per-CPU values win over the totals:
         both are read from the same map, moments apart. `delivery` is CaptureSession.delivery_per_cpu():
@@ -102,6 +111,7 @@ class CaptureCounters:
             malformed=losses.get("malformed", 0),
             userspace_filtered=losses.get("userspace_filtered", 0),
             stash_full=losses.get("stash_full", 0),
+            transport=transport,
         )
 
 
@@ -192,8 +202,11 @@ class LossLedger:
         return self.lost / self.emitted if self.emitted else 0.0
 
     @property
-    def perf_lost_pending(self) -> int:
-        """Ring-full drops the perf ring has not reported yet (at most; other submit errors count too)."""
+    def perf_lost_pending(self) -> Optional[int]:
+        """Ring-full drops the perf ring has not reported yet (at most; other submit errors count too);
+        None with a BPF ring buffer, which never reports them."""
+        if not self.capture.ring_reports_losses:
+            return None
         return max(self.capture.bpf_submit_failed - self.capture.perf_lost, 0)
 
     @property
@@ -238,7 +251,7 @@ class LossLedger:
         if c.perf_lost > c.bpf_submit_failed:
             problems.append(f"perf ring reported {c.perf_lost} lost but BPF counted only "
                             f"{c.bpf_submit_failed} failed submissions")
-        elif c.perf_lost < c.bpf_submit_failed:
+        elif c.perf_lost < c.bpf_submit_failed and c.ring_reports_losses:
             notes.append(f"{c.bpf_submit_failed - c.perf_lost} failed submissions not (yet) reported by "
                          "the perf ring: its LOST record only follows a later successful write")
         if c.seq_gaps > self.lost:
@@ -275,8 +288,10 @@ class LossLedger:
                 "userspace_dropped": c.userspace_dropped,
                 "queued": c.queued,
             },
+            "transport": c.transport,
             "cross_checks": {
-                "perf_lost": c.perf_lost,
+                # None: a BPF ring buffer has no LOST records, so no such cross-check
+                "perf_lost": c.perf_lost if c.ring_reports_losses else None,
                 "perf_lost_pending": self.perf_lost_pending,
                 "seq_gaps": c.seq_gaps,
             },
@@ -298,8 +313,10 @@ class LossLedger:
     def summary(self) -> str:
         """One line for stderr."""
         c = self.capture
+        reported = (f", of which the ring reported {c.perf_lost}" if c.ring_reports_losses
+                    else ", the ring buffer reports none of its own")
         line = (f"bpfaudit: {c.emitted} emitted, {c.delivered} delivered, {self.lost} lost "
-                f"({c.bpf_submit_failed} in BPF submit, of which the ring reported {c.perf_lost}; "
+                f"({c.bpf_submit_failed} in BPF submit{reported}; "
                 f"{c.userspace_dropped} in the user-space queue), {c.seq_gaps} sequence gaps")
         if self.kernel_lost_delta is not None:
             line += f"; kernel audit lost +{self.kernel_lost_delta} meanwhile"
@@ -313,7 +330,8 @@ def read_capture(cap) -> CaptureCounters:
     """A CaptureCounters from a live tracer.capture.CaptureSession."""
     per_cpu = cap.counters_per_cpu() if hasattr(cap, "counters_per_cpu") else None
     delivery = cap.delivery_per_cpu() if hasattr(cap, "delivery_per_cpu") else None
-    return CaptureCounters.from_losses(cap.losses(), per_cpu, delivery)
+    transport = getattr(getattr(cap, "options", None), "transport", "perf-ring")
+    return CaptureCounters.from_losses(cap.losses(), per_cpu, delivery, transport)
 
 
 def read_kernel_audit() -> Optional[KernelAuditCounters]:

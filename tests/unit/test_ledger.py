@@ -53,6 +53,48 @@ def test_ring_full_drops_reported_late_by_perf():
     assert any("left no gap" in n for n in rec.notes)
 
 
+@pytest.mark.parametrize("transport", ["perf-ring", "bcc", "ringbuf"])
+def test_the_perf_lost_cross_check_exists_only_where_the_ring_reports_losses(transport):
+    """The same drained run on each transport: 30 failed submissions, none reported by the ring
+    (perf rings: the LOST records have not come yet; a BPF ring buffer never writes any)."""
+    led = LossLedger()
+    led.update(CaptureCounters.from_losses(
+        losses(emitted=150, bpf_submit_failed=30, delivered=120, seq_gaps=30),
+        {"emitted": [100, 50], "submit_failed": [30, 0]}, transport=transport))
+    rec = led.reconcile()
+    assert rec.ok, rec.problems
+    late = [n for n in rec.notes if "perf ring" in n]
+    cross = led.to_dict()["cross_checks"]
+    summary = led.summary()
+    assert led.to_dict()["transport"] == transport
+    if transport == "ringbuf":
+        assert late == [] and led.perf_lost_pending is None
+        assert cross == {"perf_lost": None, "perf_lost_pending": None, "seq_gaps": 30}
+        assert "30 in BPF submit, the ring buffer reports none of its own;" in summary
+        assert "ring reported" not in summary
+    else:
+        assert late == ["30 failed submissions not (yet) reported by the perf ring: its LOST record only "
+                        "follows a later successful write"]
+        assert led.perf_lost_pending == 30
+        assert cross == {"perf_lost": 0, "perf_lost_pending": 30, "seq_gaps": 30}
+        assert "30 in BPF submit, of which the ring reported 0;" in summary
+
+
+def test_a_live_capture_reading_carries_its_transport():
+    from tracer.ledger import read_capture
+
+    class Capture:  # what read_capture uses of a CaptureSession
+        def __init__(self, transport):
+            self.options = type("Options", (), {"transport": transport})()
+
+        def losses(self):
+            return losses(emitted=3, delivered=3)
+
+    assert read_capture(Capture("ringbuf")).transport == "ringbuf"
+    assert read_capture(Capture("perf-ring")).ring_reports_losses
+    assert not read_capture(Capture("ringbuf")).ring_reports_losses
+
+
 def test_userspace_queue_drops_are_losses_once():
     led = LossLedger()
     led.update(reading([500, 500], [0, 0], delivered=900, userspace_dropped=100, seq_gaps=100))
@@ -150,6 +192,7 @@ def test_to_dict_is_json_and_summary_says_reconciled():
     assert d["emitted"] == 6 and d["lost"] == 1 and d["reconciled"] is True
     assert d["layers"] == {"bpf_submit_failed": 1, "userspace_dropped": 0, "queued": 0}
     assert d["cross_checks"] == {"perf_lost": 1, "perf_lost_pending": 0, "seq_gaps": 1}
+    assert d["transport"] == "perf-ring"
     assert "reconciled" in led.summary() and "NOT" not in led.summary()
 
 

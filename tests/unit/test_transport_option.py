@@ -75,6 +75,9 @@ def test_the_live_source_opens_its_capture_with_the_transport(monkeypatch):
     class FakeCapture:
         transport = "ringbuf transport, BPF ring buffer (...)"
 
+        def losses(self):
+            return {"emitted": 5, "delivered": 5, "bpf_submit_failed": 0, "perf_lost": 0}
+
         def __enter__(self):
             return self
 
@@ -88,7 +91,11 @@ def test_the_live_source_opens_its_capture_with_the_transport(monkeypatch):
     monkeypatch.setattr(capture, "open_capture", fake_open)
     with LiveSource(None, "rules", pid=42, transport="ringbuf") as src:
         assert src.transport == FakeCapture.transport
-    assert [(o.transport, o.pid) for o in opened] == [("ringbuf", 42)]
+        # no LOST records in a ring buffer: the dashboard's "ring buffer lost" is n/a, not 0
+        assert src.losses() == {"emitted": 5, "delivered": 5, "bpf_submit_failed": 0}
+    with LiveSource(None, "rules", transport="perf-ring") as src:
+        assert src.losses()["perf_lost"] == 0
+    assert [(o.transport, o.pid) for o in opened] == [("ringbuf", 42), ("perf-ring", 0)]
 
 
 @pytest.mark.parametrize("args, needle", [

@@ -67,7 +67,11 @@ class LiveSource:
         return self._cap.poll(timeout_ms=timeout_ms)
 
     def losses(self) -> Optional[dict]:
-        return self._cap.losses()
+        losses = self._cap.losses()
+        if self.capture_transport == "ringbuf":
+            # a BPF ring buffer writes no LOST records: the panel shows n/a, not a reassuring 0
+            losses.pop("perf_lost", None)
+        return losses
 
 
 def parse_record(line: str, where: str) -> SyscallEvent:
