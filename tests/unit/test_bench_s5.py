@@ -3,6 +3,9 @@ choice, and the tables rendered from a report."""
 
 import io
 import math
+import os
+import time
+import types
 
 import pytest
 from hypothesis import given
@@ -14,7 +17,8 @@ from tracer.bench import cli
 from tracer.bench.accounting import account
 from tracer.bench.backlog import config_hz, summarize
 from tracer.bench.latency import bucket_of, histogram, merge, percentile, summary
-from tracer.bench.s5 import add_ratios, overload_rate, s5_targets
+from tracer.bench import s5
+from tracer.bench.s5 import OverloadBpfaudit, add_ratios, overload_rate, s5_targets
 from tracer.bench.table import build_tables, notes
 from tracer.bench.workload import command, parse_output
 
@@ -236,3 +240,117 @@ def test_cli_refuses_a_tiny_s5_rate_with_exit_2(monkeypatch):
     monkeypatch.setattr(cli.os, "geteuid", lambda: 0)
     result = CliRunner().invoke(cli.app, ["--scenarios", "S5", "--s5-rate", "10"])
     assert result.exit_code == 2 and "--s5-rate must be at least 1000" in result.output
+
+
+# -- bpfaudit's drain: perf rings wait for their LOST records, a ring buffer has none ---------------
+
+class ScriptedCapture:
+    """What OverloadBpfaudit uses of a CaptureSession, overloaded: of `emitted` records `failed` were
+    refused by BPF and the rest wait in the ring, handed out `per_poll` at a time. A perf ring
+    reports its failures (perf_lost) only after a later write on each CPU (flush_rings)."""
+
+    def __init__(self, transport, emitted=1000, failed=600, per_poll=150):
+        self.transport = f"{transport} transport (scripted)"
+        self.ring_writes_lost = transport != "ringbuf"
+        self.emitted, self.failed, self.per_poll = emitted, failed, per_poll
+        self.delivered = 0
+        self.perf_lost = 0
+        self.flushed = 0
+        self.polls = 0
+
+    def poll(self, timeout_ms=None):
+        self.polls += 1
+        n = min(self.per_poll, self.emitted - self.failed - self.delivered)
+        self.delivered += n
+        return [types.SimpleNamespace(pid=7)] * n
+
+    def flush(self, cpus):
+        # each CPU's matching call: emitted (and delivered) one more record, and, on a perf ring,
+        # writes the LOST record of the drops before it
+        self.emitted += len(cpus)
+        self.flushed += len(cpus)
+        if self.ring_writes_lost:
+            self.perf_lost = self.failed
+
+    def losses(self):
+        return losses(emitted=self.emitted, delivered=self.delivered, bpf_submit_failed=self.failed,
+                      perf_lost=self.perf_lost, seq_gaps=self.failed)
+
+    def counters_per_cpu(self):
+        return {"emitted": [self.emitted], "submit_failed": [self.failed]}
+
+    def delivery_per_cpu(self):
+        return {"delivered": {0: self.delivered}, "userspace_dropped": {}, "seq_gaps": {0: self.failed}}
+
+
+class Switch:
+    def __init__(self):
+        self.on_now = False
+
+    def on(self):
+        self.on_now = True
+
+    def off(self):
+        self.on_now = False
+
+
+class OneJob:
+    """A workload that is done at the first look."""
+
+    def start(self):
+        return types.SimpleNamespace(pid=7, poll=lambda: 0)
+
+    def finish(self, proc):
+        return parse_output('{"calls": 1000, "ns": 1000000, "ns_per_call": 1000, "calls_per_s": 1e6}', pid=7)
+
+
+def overloaded(monkeypatch, transport):
+    cap = ScriptedCapture(transport)
+    config = OverloadBpfaudit("bpfaudit", ruleset=None, transport=transport)
+    config.cap, config.switch = cap, Switch()
+
+    def flush_rings(cpus, auid=1000):
+        assert config.switch.on_now, "flushed after the programs were switched off: no record would be written"
+        cap.flush(cpus)
+        return len(cpus)
+
+    monkeypatch.setattr(s5, "flush_rings", flush_rings)
+    return cap, config
+
+
+@pytest.mark.parametrize("transport", ["perf-ring", "bcc"])
+def test_perf_rings_are_flushed_and_waited_for_until_perf_lost_catches_up(monkeypatch, transport):
+    cap, config = overloaded(monkeypatch, transport)
+    _res, extra = config.measure(OneJob())
+    cpus = len(os.sched_getaffinity(0))
+    assert extra["drained"] is True and extra["flush_calls"] == cpus == cap.flushed
+    assert extra["perf_lost_waited"] is True  # perf_lost caught up with BPF's 600 failures
+    led = extra["ledger"]
+    assert led["exact"] and led["reconciled"] and led["perf_lost_caught_up"]
+    assert (led["emitted"], led["delivered"], led["lost"], led["perf_lost"]) == (1000 + cpus, 400 + cpus, 600, 600)
+    assert extra["records"] == 400 + cpus
+
+
+def test_a_ring_buffer_is_drained_without_flush_calls_or_a_perf_lost_wait(monkeypatch):
+    cap, config = overloaded(monkeypatch, "ringbuf")
+    t0 = time.monotonic()
+    _res, extra = config.measure(OneJob())
+    # no 10 s wait for LOST records that never come, no extra calls on each CPU
+    assert time.monotonic() - t0 < 5 and cap.flushed == 0
+    assert extra["drained"] is True and extra["flush_calls"] == 0 and extra["perf_lost_waited"] is None
+    led = extra["ledger"]
+    assert led["exact"] and led["reconciled"] and led["unaccounted"] == 0
+    assert (led["emitted"], led["delivered"], led["lost"]) == (1000, 400, 600)  # delivered + submit failures
+    assert led["perf_lost"] is None and led["perf_lost_caught_up"] is None and led["transport"] == "ringbuf"
+    assert not any("perf ring" in n for n in led["ledger_notes"])
+    cells = [c.strip() for c in render(build_tables(s5_report(led))[1]).splitlines()[-2].split("│")[1:-1]]
+    assert cells[:5] == ["1,000", "400", "600", "-", "0"]  # perf_lost: none, not 0
+
+
+def test_a_drain_that_never_catches_up_is_reported_not_hidden(monkeypatch):
+    cap, config = overloaded(monkeypatch, "ringbuf")
+    cap.per_poll = 0  # records stuck in the ring: emitted 1000, delivered 0 + lost 600
+    monkeypatch.setattr(s5.time, "monotonic", iter(range(0, 10_000, 30)).__next__)  # each look: 30 s later
+    _res, extra = config.measure(OneJob())
+    assert extra["drained"] is False
+    assert not extra["ledger"]["exact"] and extra["ledger"]["unaccounted"] == 400

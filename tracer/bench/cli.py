@@ -13,6 +13,7 @@ from rich.console import Console
 from typing_extensions import Annotated
 
 from tracer.bench.suite import Settings, parse_scenarios, run_bench
+from tracer.capture import TRANSPORTS
 from tracer.bench.table import build_tables, notes
 from tracer.errors import BpfauditError
 
@@ -39,6 +40,10 @@ def bench(
     = None,
     s5_seconds: Annotated[Optional[float], typer.Option(help="Length of each S5 run in seconds (default 30; 5 with "
                                                              "--quick).")] = None,
+    transport: Annotated[str, typer.Option(help="Transport of the bpfaudit configurations S2, S3 and S5 judge "
+                                                "against the targets: perf-ring (default), ringbuf or bcc "
+                                                "(S2 and S3 also measure the other ones beside it).")]
+    = "perf-ring",
 ) -> None:
     """Runs the scenarios, prints the tables and writes --json. Needs root; restores kernel audit."""
     err_console = Console(stderr=True)
@@ -63,6 +68,9 @@ def bench(
             if s5_seconds <= 0:
                 raise BpfauditError("--s5-seconds must be positive", 2)
             settings.s5_seconds = s5_seconds
+        if transport not in TRANSPORTS:
+            raise BpfauditError(f"--transport {transport}: use {', '.join(TRANSPORTS[:-1])} or {TRANSPORTS[-1]}", 2)
+        settings.transport = transport
         if wait_quiet < 0:
             raise BpfauditError("--wait-quiet must be 0 or more seconds", 2)
         settings.quiet_timeout = wait_quiet

@@ -13,19 +13,34 @@ from tracer.bench.stats import at_most, ratio, summarize
 from tracer.bench.workload import GetppidJob
 
 TUNED_BACKLOG = 8192
+TRANSPORT_SHAPE = {
+    "perf-ring": "perf rings read in poll(), 1024 pages/CPU, wakeup 256, 100 ms drain",
+    "ringbuf": "one BPF ring buffer of 1024 pages per CPU, shared; BPF_RB_NO_WAKEUP but every 256th record "
+               "of a CPU; 100 ms drain",
+    "bcc": "bcc's perf buffer, 1024 pages/CPU, a callback per sample into a queue, wakeup 256, 100 ms drain",
+}
 DEFAULT_NAME = "kernel audit + auditd default"
 TUNED_NAME = "kernel audit + auditd tuned"
 OURS = "bpfaudit"
-RINGBUF = "bpfaudit, ringbuf transport"  # the alternative transport, measured beside the default (no target)
+
+
+def other_transport(transport: str) -> str:
+    """The transport measured beside the judged one (no target): perf-ring and ringbuf each other's."""
+    return "perf-ring" if transport == "ringbuf" else "ringbuf"
+
+
+def beside_name(transport: str) -> str:
+    return f"bpfaudit, {other_transport(transport)} transport"
 
 
 def run_s2(binary: str, reps: int, seconds: float, log: Callable[[str], None],
-           quiet: Optional[QuietWaiter] = None) -> Dict[str, object]:
+           quiet: Optional[QuietWaiter] = None, transport: str = "perf-ring") -> Dict[str, object]:
     from tracer.kaudit.auditd import AuditdRun
     from tracer.kaudit.state import auditctl, kernel_audit_session
     from tracer.rules import parse_text
 
     job = GetppidJob(binary, seconds, auid=1000)
+    beside = beside_name(transport)
     with kernel_audit_session() as before:
         auditctl("-D")
         kstate.set_enabled(0)
@@ -35,8 +50,8 @@ def run_s2(binary: str, reps: int, seconds: float, log: Callable[[str], None],
             Bare(),
             KernelAudit(DEFAULT_NAME, auditd=functools.partial(AuditdRun, tuned=False)),
             KernelAudit(TUNED_NAME, auditd=functools.partial(AuditdRun, tuned=True), backlog_limit=TUNED_BACKLOG),
-            Bpfaudit(OURS, parse_text(kstate.BENCH_RULE)),
-            Bpfaudit(RINGBUF, parse_text(kstate.BENCH_RULE), transport="ringbuf"),
+            Bpfaudit(OURS, parse_text(kstate.BENCH_RULE), transport=transport),
+            Bpfaudit(beside, parse_text(kstate.BENCH_RULE), transport=other_transport(transport)),
         ]
         with opened(configs, log):
             results = interleave(configs, reps, job, log, quiet)
@@ -49,7 +64,7 @@ def run_s2(binary: str, reps: int, seconds: float, log: Callable[[str], None],
     for r in rows:
         r.extra["x_kaudit_default"] = ratio(r.median_ns, default.median_ns)
         r.extra["added_vs_kaudit_default"] = ratio(r.added_ns, default.added_ns)
-    for ours in (results[OURS], results[RINGBUF]):
+    for ours in (results[OURS], results[beside]):
         ours.extra["lost_total"] = sum(run["lost"] for run in ours.extra["runs"])
         ours.extra["records_total"] = sum(run["records"] for run in ours.extra["runs"])
     return {"S2": {
@@ -58,10 +73,9 @@ def run_s2(binary: str, reps: int, seconds: float, log: Callable[[str], None],
         "notes": [f"rule: `{kstate.BENCH_RULE}`; workload auid 1000",
                   f"default: Debian auditd.conf, backlog_limit as found ({before.backlog_limit}); "
                   f"tuned: flush=NONE, log_format=RAW, backlog_limit {TUNED_BACKLOG}",
-                  "bpfaudit: capture session as `bpfaudit trace` opens it (perf-ring transport, 1024 pages/CPU, wakeup 256, 100 ms drain), "
+                  f"bpfaudit: capture session as `bpfaudit trace --transport {transport}` opens it ({TRANSPORT_SHAPE[transport]}), "
                   "every record decoded by poll() in the benchmark process",
-                  f"{RINGBUF}: the same, over one BPF ring buffer (pages per CPU x CPUs, shared; "
-                  "BPF_RB_NO_WAKEUP but every 256th record of a CPU; 100 ms drain)",
+                  f"{beside}: the same, {TRANSPORT_SHAPE[other_transport(transport)]}",
                   "S2 ranks by wall time per call: kernel audit's backlog waits and the consumer's CPU are the cost"],
     }}
 

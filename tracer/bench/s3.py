@@ -1,16 +1,17 @@
 """S3, the lossless ceiling: a paced generator steps the record rate up until the capture session loses.
 
 Searched per consumer: the per-record consumer (poll() decodes every record, as
-`bpfaudit trace` does) on the default perf-ring transport; the transport alone
-(samples taken off undecoded: the capture session's own ceiling, the fastest
-consumer); and the per-record consumer on bcc's perf buffer, the transport it
-replaced, for comparison; and both on the BPF ring buffer (transport "ringbuf").
-All with `bpfaudit trace`'s ring size (ringbuf: the same pages in one shared ring).
+`bpfaudit trace` does) and the transport alone (samples taken off undecoded: the
+capture session's own ceiling, the fastest consumer) on the judged transport
+(perf-ring unless the bench's --transport says otherwise); for comparison the
+per-record consumer on bcc's perf buffer, and both consumers on the other of
+perf-ring and ringbuf. All with `bpfaudit trace`'s ring size (ringbuf: the same
+pages in one shared ring).
 """
 
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 from tracer.bench import kstate
 from tracer.bench.configs import Bpfaudit
@@ -20,14 +21,23 @@ from tracer.bench.stats import at_least
 from tracer.bench.stepping import Step, bounds, ceiling, next_rate
 from tracer.bench.workload import GetppidJob
 
-CONSUMERS = {"decode": "per-record consumer (poll() decodes each record, perf-ring transport)",
-             "count": "transport only (perf-ring samples counted, not decoded)",
-             "decode-bcc": "per-record consumer on bcc's perf buffer (callback per sample)",
-             "decode-ringbuf": "per-record consumer on the BPF ring buffer (ringbuf transport)",
-             "count-ringbuf": "transport only (ring buffer records counted, not decoded)"}
-# key -> (decode?, transport); "decode" and "count" are the targets' per-record and fastest consumers
-SETUPS = {"decode": (True, "perf-ring"), "count": (False, "perf-ring"), "decode-bcc": (True, "bcc"),
-          "decode-ringbuf": (True, "ringbuf"), "count-ringbuf": (False, "ringbuf")}
+NAMED = {"perf-ring": "perf-ring transport", "ringbuf": "ringbuf transport, the BPF ring buffer",
+         "bcc": "bcc's perf buffer, callback per sample"}
+
+
+def setups(transport: str = "perf-ring") -> Dict[str, Tuple[bool, str, str]]:
+    """key -> (decode?, transport, label). "decode" and "count" are the targets' per-record and
+    fastest consumers on `transport`; the others are measured beside them for comparison."""
+    out = {"decode": (True, transport, f"per-record consumer (poll() decodes each record, {NAMED[transport]})"),
+           "count": (False, transport, f"transport only ({NAMED[transport]}: samples counted, not decoded)")}
+    if transport != "bcc":
+        out["decode-bcc"] = (True, "bcc", f"per-record consumer on {NAMED['bcc']}")
+    other = "ringbuf" if transport != "ringbuf" else "perf-ring"
+    out[f"decode-{other}"] = (True, other, f"per-record consumer on the {NAMED[other]}")
+    out[f"count-{other}"] = (False, other, f"transport only ({NAMED[other]}: samples counted, not decoded)")
+    return out
+
+
 TARGETED = ("decode", "count")
 PAGE_CNT = 1024  # perf ring pages per CPU: CaptureOptions' default, what `bpfaudit trace` runs with
 # perf_lost is left out: the perf buffer's lost callback only fires with the
@@ -58,7 +68,8 @@ def search(config: Bpfaudit, binary: str, seconds: float, log: Callable[[str], N
 
 
 def run_s3(binary: str, seconds: float, log: Callable[[str], None], start: float = 25_000,
-           max_steps: int = 12, quiet: Optional[QuietWaiter] = None) -> Dict[str, object]:
+           max_steps: int = 12, quiet: Optional[QuietWaiter] = None, transport: str = "perf-ring"
+           ) -> Dict[str, object]:
     from tracer.kaudit.state import auditctl, kernel_audit_session
     from tracer.rules import parse_text
 
@@ -67,14 +78,13 @@ def run_s3(binary: str, seconds: float, log: Callable[[str], None], start: float
         auditctl("-D")
         kstate.set_enabled(0)
         kstate.fast_path(True)
-        for key, label in CONSUMERS.items():
-            decode, transport = SETUPS[key]
+        for key, (decode, used, label) in setups(transport).items():
             config = Bpfaudit(f"bpfaudit, {label}", parse_text(kstate.BENCH_RULE), decode=decode,
-                              page_cnt=PAGE_CNT, transport=transport)
+                              page_cnt=PAGE_CNT, transport=used)
             with opened([config], log):
                 found = search(config, binary, seconds, log, start, max_steps, quiet)
             out[f"S3-{key}"] = {
-                "title": f"S3 lossless ceiling, {label} (records/s)", "consumer": label, "transport": transport,
+                "title": f"S3 lossless ceiling, {label} (records/s)", "consumer": label, "transport": used,
                 **found,
                 "notes": [f"S3: rule `{kstate.BENCH_RULE}`, auid 1000, paced getppid, {seconds:g} s per step; "
                           f"rate doubled from {start:,.0f}/s until loss, then bisected to within 15%; "
@@ -91,9 +101,9 @@ def run_s3(binary: str, seconds: float, log: Callable[[str], None], start: float
 def s3_targets(scenarios: Dict[str, Dict]) -> list:
     out = []
     for key in TARGETED:
-        label = CONSUMERS[key]
         s = scenarios.get(f"S3-{key}")
         if s:
+            label = s["consumer"]
             note = "generator-bound: the tracer lost nothing at the highest rate issued" \
                 if s.get("generator_bound") else ""
             out.append(at_least("S3", f"lossless records/s, {label}", s["ceiling_per_s"], 500_000, note))

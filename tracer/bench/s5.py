@@ -66,8 +66,16 @@ def flush_rings(cpus: Iterable[int], auid: int = AUID) -> int:
 class OverloadBpfaudit(Bpfaudit):
     """bpfaudit's capture session with the drain S5 needs before its counters are read.
 
-    Opened for one run only, so its counters since open are that run's.
+    Opened for one run only, so its counters since open are that run's. Perf
+    rings (perf-ring, bcc): after the drain, one call per CPU so each ring
+    writes its pending LOST record, and a wait for perf_lost to catch up with
+    BPF's submit failures. A BPF ring buffer (ringbuf) writes no LOST records:
+    nothing to wait for, the ledger is emitted = delivered + lost at once.
     """
+
+    @property
+    def ring_reports_losses(self) -> bool:
+        return self.options["transport"] != "ringbuf"
 
     def _settled(self) -> bool:
         n = self.cap.losses()
@@ -92,18 +100,21 @@ class OverloadBpfaudit(Bpfaudit):
         drained_s = 0.0
 
         def drain_attached(res):
-            # with the programs still attached: everything emitted delivered or counted, then one
-            # call per CPU so that each ring writes its pending LOST record
+            # with the programs still attached: everything emitted delivered or counted, then (perf
+            # rings) one call per CPU so that each ring writes its pending LOST record
             nonlocal drained_s
             drained_s = time.monotonic()
             drained = self._settle(tally, res.pid, timeout=60)
+            if not self.ring_reports_losses:
+                return drained, 0, None  # None: no LOST records to wait for
             flush_calls = flush_rings(sorted(os.sched_getaffinity(0)))
             return drained, flush_calls, self._settle(tally, res.pid, timeout=10, until=self._perf_lost_in)
 
         res, consumer_cpu, (drained, flush_calls, caught_up) = self._run(job, tally, drain_attached)
         self._settle(tally, res.pid, timeout=10)
         drain_s = time.monotonic() - drained_s
-        ledger = accounting.account(self.cap.losses(), self.cap.counters_per_cpu(), self.cap.delivery_per_cpu())
+        ledger = accounting.account(self.cap.losses(), self.cap.counters_per_cpu(), self.cap.delivery_per_cpu(),
+                                    self.options["transport"])
         return res, {**tally, "transport": self.cap.transport, "ledger": ledger, "flush_calls": flush_calls,
                      "drained": drained, "perf_lost_waited": caught_up, "drain_s": round(drain_s, 2),
                      "emitted": ledger["emitted"], "lost": ledger["lost"],
@@ -135,19 +146,20 @@ def trace_pages() -> int:
 
 
 def short_search(binary: str, seconds: float, log: Callable[[str], None],
-                 quiet: Optional[QuietWaiter]) -> Dict[str, object]:
+                 quiet: Optional[QuietWaiter], transport: str = "perf-ring") -> Dict[str, object]:
     """S3's search, per-record consumer only, with short steps: S5's ceiling when S3 did not run."""
     from tracer.bench.s3 import search
     from tracer.rules import parse_text
 
-    config = Bpfaudit("bpfaudit, per-record consumer", parse_text(kstate.BENCH_RULE), page_cnt=trace_pages())
+    config = Bpfaudit("bpfaudit, per-record consumer", parse_text(kstate.BENCH_RULE), page_cnt=trace_pages(),
+                      transport=transport)
     with opened([config], log):
         return search(config, binary, seconds, log, start=25_000, max_steps=10, quiet=quiet)
 
 
 def run_s5(binary: str, seconds: float, log: Callable[[str], None], rate: Optional[float] = None,
            s3_decode: Optional[Dict] = None, search_seconds: float = 1.0,
-           quiet: Optional[QuietWaiter] = None) -> Dict[str, object]:
+           quiet: Optional[QuietWaiter] = None, transport: str = "perf-ring") -> Dict[str, object]:
     from tracer.kaudit.auditd import AuditdRun
     from tracer.kaudit.state import auditctl, kernel_audit_session
     from tracer.rules import parse_text
@@ -161,7 +173,7 @@ def run_s5(binary: str, seconds: float, log: Callable[[str], None], rate: Option
         kstate.fast_path(True)
         if target is None:
             log(f"S5: no S3 ceiling in this run and no --s5-rate: a short S3 search ({search_seconds:g} s steps)")
-            found = short_search(binary, search_seconds, log, quiet)
+            found = short_search(binary, search_seconds, log, quiet, transport)
             if not found["ceiling_per_s"]:
                 raise BpfauditError("S5: the short S3 search found no lossless rate; give --s5-rate", 1)
             out["search"] = found
@@ -170,7 +182,8 @@ def run_s5(binary: str, seconds: float, log: Callable[[str], None], rate: Option
                 f"{found['ceiling_per_s']:,.0f}/s" + (" (a lower bound: generator-bound)"
                                                       if found["generator_bound"] else ""))
         job = GetppidJob(binary, seconds, target, auid=AUID, latency=True)
-        configs = [Bare(BARE), OverloadBpfaudit(OURS, parse_text(kstate.BENCH_RULE), page_cnt=trace_pages()),
+        ours = OverloadBpfaudit(OURS, parse_text(kstate.BENCH_RULE), page_cnt=trace_pages(), transport=transport)
+        configs = [Bare(BARE), ours,
                    KernelAudit(KAUDIT, auditd=functools.partial(AuditdRun, tuned=True), backlog_limit=TUNED_BACKLOG,
                                watch=backlog.watch)]
         rows = []
@@ -186,7 +199,12 @@ def run_s5(binary: str, seconds: float, log: Callable[[str], None], rate: Option
                 lat = rows[-1]["latency_ns"]
                 log(f"S5 {c.name}: achieved {res.calls_per_s:,.0f}/s, p50 {lat['p50'] or 0:,.0f} ns, "
                     f"p99 {lat['p99'] or 0:,.0f} ns")
-    transport = next((r["transport"] for r in rows if r.get("transport")), "?")
+    described = next((r["transport"] for r in rows if r.get("transport")), "?")
+    drain = ("one matching call on each CPU so each perf ring writes its pending LOST record, drained, detached; "
+             "lost = bpf_submit_failed + userspace_dropped (perf_lost, seq_gaps: cross-checks)"
+             if ours.ring_reports_losses else
+             "detached (a BPF ring buffer writes no LOST records: nothing to wait for); "
+             "lost = bpf_submit_failed + userspace_dropped (seq_gaps: cross-check)")
     out.update({
         "kind": "overload", "title": f"S5 overload: {target:,.0f} getppid/s for {seconds:g} s, auid {AUID}",
         "target_per_s": target, "rate_source": source, "seconds": seconds, "rows": add_ratios(rows),
@@ -195,10 +213,8 @@ def run_s5(binary: str, seconds: float, log: Callable[[str], None], rate: Option
                   "configuration (bare, bpfaudit, kernel audit); the workload times every call into a log-linear "
                   "histogram (32 buckets per power of two, < 3.2 % wide; a sample includes one vDSO clock read); "
                   "percentiles by nearest rank",
-                  f"S5 bpfaudit: capture session as `bpfaudit trace` opens it ({transport}), "
-                  "poll() decodes every record; after the workload: drained with the programs attached, one "
-                  "matching call on each CPU so each perf ring writes its pending LOST record, drained, detached; "
-                  "lost = bpf_submit_failed + userspace_dropped (perf_lost, seq_gaps: cross-checks)",
+                  f"S5 bpfaudit: capture session as `bpfaudit trace` opens it ({described}), "
+                  f"poll() decodes every record; after the workload: drained with the programs attached, {drain}",
                   f"S5 kernel audit: tuned auditd (flush=NONE, log_format=RAW, backlog_limit {TUNED_BACKLOG}), "
                   f"backlog_wait_time as found ({before.backlog_wait_time} jiffies); status sampled every 20 ms; "
                   "its lost counter is machine-wide"],

@@ -30,6 +30,7 @@ class Settings:
     quiet_timeout: float = 20.0  # wait this long before a run for other syscall tracers to leave
     s5_seconds: float = 30.0  # per S5 configuration
     s5_rate: Optional[float] = None  # None: 3x the S3 ceiling (this run's, or a short search's)
+    transport: str = "perf-ring"  # CaptureOptions.transport of the bpfaudit configurations S2/S3/S5 judge
 
     @classmethod
     def quick(cls, workload: str, scenarios: List[str]) -> "Settings":
@@ -55,14 +56,16 @@ def run_bench(settings: Settings, log: Callable[[str], None]) -> Dict[str, objec
     if "S1" in settings.scenarios:
         scenarios.update(run_s1(settings.workload, settings.reps, settings.seconds, log, quiet))
     if "S2" in settings.scenarios:
-        scenarios.update(run_s2(settings.workload, settings.reps, settings.seconds, log, quiet))
+        scenarios.update(run_s2(settings.workload, settings.reps, settings.seconds, log, quiet,
+                                settings.transport))
     if "S3" in settings.scenarios:
-        scenarios.update(run_s3(settings.workload, settings.s3_seconds, log, quiet=quiet))
+        scenarios.update(run_s3(settings.workload, settings.s3_seconds, log, quiet=quiet,
+                                transport=settings.transport))
     if "S4" in settings.scenarios:
         scenarios.update(run_s4(settings.s4_reps, log, quiet))
     if "S5" in settings.scenarios:
         scenarios.update(run_s5(settings.workload, settings.s5_seconds, log, settings.s5_rate,
-                                scenarios.get("S3-decode"), quiet=quiet))
+                                scenarios.get("S3-decode"), quiet=quiet, transport=settings.transport))
     report["targets"] = [t.to_json() for t in s1_targets(scenarios) + s2_targets(scenarios)
                          + s3_targets(scenarios) + s4_targets(scenarios) + s5_targets(scenarios)]
     report["machine"]["loadavg_after"] = machine.loadavg()  # type: ignore[index]
