@@ -34,7 +34,8 @@ def _row_note(row: Dict) -> str:
             *(fmt_ns(stats.get(f"{k}_ns_per_run")) for k in ("enter", "exit"))))
     runs = row.get("runs", [])
     if any("records" in r for r in runs):
-        parts.append(f"{sum(r['records'] for r in runs):,} records, {sum(r['lost'] for r in runs):,} lost")
+        records, lost = sum(r["records"] for r in runs), sum(r["lost"] for r in runs)
+        parts.append(f"{records:,} records, {lost:,} lost" + (f" ({lost / (records + lost):.0%})" if lost else ""))
     own = [r["own_records"] for r in runs if "own_records" in r]
     if own and sum(own):
         parts.append(f"workload's records {sum(own):,} of {_issued(runs):,} calls")
