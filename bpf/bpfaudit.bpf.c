@@ -109,7 +109,7 @@ RAW_TRACEPOINT_PROBE(sys_enter)
 		read_ids(task, abi, &c->ids, sc->slots);
 		set_ids(c, &c->ids);
 		set_args(c, c->args);
-		eval_rules(c, sc);
+		eval_rules(c, sc, NULL);
 		if (c->result < 0)
 			return 0;
 		if (!c->undecided && c->action == BA_ACT_NEVER)
@@ -183,7 +183,11 @@ RAW_TRACEPOINT_PROBE(sys_exit)
 		set_args(c, rec->args);
 		set_exit(c, ret);
 		c->start = rec->rule;
-		eval_rules(c, sc);
+		if (sc->flags & BA_SC_PATH_RULES) {
+			retry_faulted_paths(rec, sc);
+			path_states(c, rec);
+		}
+		eval_rules(c, sc, rec);
 		if (c->result < 0)
 			goto out;
 		if (c->userspace)

@@ -33,6 +33,10 @@ struct eval_ctx {
 	__u32 userspace;		/* result must be confirmed by user space */
 	__u32 action;
 	__u32 at_exit;
+	/* per path slot, for path=/dir= prefix tests at exit (filter.h path_states) */
+	__u32 path_cmp[2];	/* 1: an absolute name in normal form: compared */
+	__u32 path_maybe[2];	/* 1: an absolute name with // or /. in it: user space decides */
+	__u32 path_strlen[2];
 };
 
 #endif /* BPFAUDIT_EVAL_CTX_H */

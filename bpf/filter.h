@@ -108,11 +108,86 @@ static __always_inline void eval_fields(struct ba_rule *r, struct eval_ctx *c, i
 	}
 }
 
+#define BA_BYTES(b) (0x0101010101010101ULL * (b))
+
+/* 1 if v != 0, without a branch */
+static __always_inline __u64 nonzero(__u64 v)
+{
+	return (v | (0 - v)) >> 63;
+}
+
+/*
+ * What the path=/dir= test can tell of a path slot (user space's _path_match
+ * in tracer/rules/evaluate.py is the reference): an empty or relative name
+ * matches no rule; an absolute one without "//" or "/." is its own normal
+ * form but for a trailing "/", so it can match only a name it starts with;
+ * any other absolute name is left to user space.
+ */
+static __always_inline void path_state(struct eval_ctx *c, struct ba_record *rec, __u32 slot)
+{
+	__u32 n = slot < rec->n_paths ? rec->path_len[slot & 1] : 0;
+	__u32 len = n ? n - 1 : 0;	/* path_len counts the NUL */
+	__u64 bad = 0;
+
+	c->path_cmp[slot] = 0;
+	c->path_maybe[slot] = 0;
+	c->path_strlen[slot] = len;
+	if (!len || len >= BA_PATH_LEN || rec->path[slot * BA_PATH_LEN] != '/')
+		return;
+#pragma clang loop unroll(disable)
+	for (__u32 k = 0; k < BA_PATH_LEN / 8; k++) {
+		if (k * 8 >= len)
+			break;
+		__u64 x = *(__u64 *)&rec->path[slot * BA_PATH_LEN + k * 8];
+		__u64 next = k + 1 < BA_PATH_LEN / 8 ? *(__u64 *)&rec->path[slot * BA_PATH_LEN + k * 8 + 8] : 0;
+		__u64 y = (x >> 8) | (next << 56);	/* each byte's successor */
+		/* a byte of z is 0 where x holds '/' and its successor '/' or '.' */
+		__u64 z = (x ^ BA_BYTES('/')) | ((y | BA_BYTES(1)) ^ BA_BYTES('/'));
+		__u32 rest = len - k * 8;
+
+		if (rest < 8)	/* bytes past the name: never 0 */
+			z |= BA_BYTES(1) & ~((1ULL << (rest * 8)) - 1);
+		bad |= (z - BA_BYTES(1)) & ~z & BA_BYTES(0x80);
+	}
+	if (bad)
+		c->path_maybe[slot] = 1;
+	else
+		c->path_cmp[slot] = 1;
+}
+
+/* 1 if slot's name starts with the rule's prefix; branch-free, like the fields */
+static __always_inline __u64 path_starts_with(struct ba_rule *r, struct eval_ctx *c,
+					      struct ba_record *rec, __u32 slot)
+{
+	/* shorter than the prefix: a difference however the bytes compare */
+	__u64 diff = ((__u64)c->path_strlen[slot] - (__u64)r->prefix_len) >> 63;
+
+#pragma unroll
+	for (int k = 0; k < BA_PREFIX_LEN / 8; k++) {
+		__u64 x = *(__u64 *)&rec->path[slot * BA_PATH_LEN + k * 8];
+
+		diff |= (x ^ r->prefix[k]) & r->prefix_mask[k];
+	}
+	asm volatile("" : "+r"(diff));
+	return 1 ^ nonzero(diff);
+}
+
+/* 1 when no path of the syscall can satisfy the rule's path=/dir= name */
+static __always_inline __u32 path_excludes(struct ba_rule *r, struct eval_ctx *c, struct ba_record *rec)
+{
+	__u64 may = c->path_maybe[0] | c->path_maybe[1] |
+		    (c->path_cmp[0] & path_starts_with(r, c, rec, 0)) |
+		    (c->path_cmp[1] & path_starts_with(r, c, rec, 1));
+
+	asm volatile("" : "+r"(may));
+	return (__u32)(1 ^ (may & 1));
+}
+
 /*
  * Fields are checked in chunks of BA_FIELD_CHUNK, a chunk only when the rule
  * has fields there (most rules have 3 or 4): one branch per chunk, not per field.
  */
-static __always_inline int eval_rule(__u32 idx, struct eval_ctx *c)
+static __always_inline int eval_rule(__u32 idx, struct eval_ctx *c, struct ba_record *rec)
 {
 	__u32 fail = 0, unknown = 0;
 	struct ba_rule *r = rules.lookup(&idx);
@@ -129,6 +204,10 @@ static __always_inline int eval_rule(__u32 idx, struct eval_ctx *c)
 				eval_fields(r, c, 3 * BA_FIELD_CHUNK, &fail, &unknown);
 		}
 	}
+	/* at exit (rec set) the names are known: a path=/dir= rule none of them
+	 * can satisfy fails here instead of in user space */
+	if (rec && r->prefix_len)
+		fail |= path_excludes(r, c, rec);
 	if (fail)
 		return 0;
 	c->result = idx;
@@ -142,10 +221,11 @@ static __always_inline int eval_rule(__u32 idx, struct eval_ctx *c)
 
 /*
  * Scans the syscall's candidate rules from position c->start; sets
- * c->result and c->pos. A bounded loop rather than bpf_loop(): bcc 0.26
+ * c->result and c->pos. `rec`: the stashed record at sys_exit (its names
+ * prepared by path_states()), NULL at sys_enter. A bounded loop rather than bpf_loop(): bcc 0.26
  * cannot relocate bpf_loop callbacks.
  */
-static __always_inline void eval_rules(struct eval_ctx *c, struct ba_syscall *sc)
+static __always_inline void eval_rules(struct eval_ctx *c, struct ba_syscall *sc, struct ba_record *rec)
 {
 	c->result = -1;
 	c->undecided = 0;
@@ -160,9 +240,16 @@ static __always_inline void eval_rules(struct eval_ctx *c, struct ba_syscall *sc
 		asm volatile("" : "+r"(i));
 		i &= BA_MAX_CANDIDATES - 1;
 		c->pos = i;
-		if (eval_rule(sc->rule[i], c))
+		if (eval_rule(sc->rule[i], c, rec))
 			break;
 	}
+}
+
+/* the path slots' states for path_excludes(), once per record at sys_exit */
+static __always_inline void path_states(struct eval_ctx *c, struct ba_record *rec)
+{
+	path_state(c, rec, 0);
+	path_state(c, rec, 1);
 }
 
 #endif /* BPFAUDIT_FILTER_H */

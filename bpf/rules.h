@@ -83,9 +83,13 @@
 #define BA_RULE_EXIT_FIELDS 1	/* has exit/success: decided at sys_exit */
 #define BA_RULE_USERSPACE 2	/* has fields only user space can evaluate */
 
+/* bytes of a path=/dir= name a rule carries for BPF's prefix test (filter.h) */
+#define BA_PREFIX_LEN 64
+
 /* ba_syscall.flags */
 #define BA_SC_CHANGES_CREDS 1	/* identity may change during the call: decide at exit */
 #define BA_SC_LISTED 2		/* in the native entry: some ABI's rules list this number */
+#define BA_SC_PATH_RULES 4	/* a candidate rule has a path= or dir= name prefix */
 
 /*
  * One comparison, in a form the verifier walks cheaply: every audit operator
@@ -105,10 +109,17 @@ struct ba_rule {
 	__u32 action;		/* BA_ACT_* */
 	__u32 nfields;		/* BPF-evaluable fields in fields[] */
 	__u32 flags;		/* BA_RULE_* */
-	__u32 pad;
+	/*
+	 * A user-space rule with path= or dir=: the first prefix_len bytes
+	 * (at most BA_PREFIX_LEN) of its normalised name. No path of the
+	 * syscall can match unless one starts with them; 0 = no such test.
+	 */
+	__u32 prefix_len;
 	struct ba_field fields[16];
+	__u64 prefix[8];	/* BA_PREFIX_LEN bytes, zero past prefix_len */
+	__u64 prefix_mask[8];	/* 0xff for each byte of prefix[] in use */
 };
-_Static_assert(sizeof(struct ba_rule) == 272, "ba_rule size");
+_Static_assert(sizeof(struct ba_rule) == 400, "ba_rule size");
 
 /*
  * Per (abi, syscall number): the rules that can match it, in rule order, and

@@ -32,5 +32,8 @@ class KernelRule:
     fields: Tuple[FieldCheck, ...] = ()
     userspace: bool = False
     key: Optional[str] = None
+    # the rule's path= or dir= name, normalised as user space compares it: with
+    # it BPF drops the syscalls none of whose names can match (bpf/filter.h)
+    path_name: Optional[str] = None
     text: str = ""  # the rule as `auditctl -l` prints it, for messages
     source: object = field(default=None, compare=False)  # the parsed rule

@@ -78,6 +78,19 @@ def check_matches(slot_value: int, enc: Tuple[int, int, int, int, int]) -> bool:
     return inside != bool(negate)
 
 
+def pack_prefix(name: str, words, masks) -> int:
+    """Writes the first BA_PREFIX_LEN bytes of `name` into a rule's prefix words
+    (little-endian, as BPF loads them) and their byte masks; returns the length."""
+    L = layout()
+    raw = name.encode("utf-8", "surrogateescape")[: L.BA_PREFIX_LEN]
+    padded = raw.ljust(L.BA_PREFIX_LEN, b"\0")
+    mask = (b"\xff" * len(raw)).ljust(L.BA_PREFIX_LEN, b"\0")
+    for k in range(L.BA_PREFIX_LEN // 8):
+        words[k] = int.from_bytes(padded[8 * k : 8 * k + 8], "little")
+        masks[k] = int.from_bytes(mask[8 * k : 8 * k + 8], "little")
+    return len(raw)
+
+
 def _abis_of(rule: KernelRule) -> Set[int]:
     """ABIs a rule can match: an `arch=` equality narrows it, as no other ABI can pass it."""
     L = layout()
@@ -108,6 +121,8 @@ def build_tables(rules: Sequence[KernelRule], only_syscalls: Optional[Set[str]] 
         for j, f in enumerate(r.fields):
             dst = pr.fields[j]
             dst.slot, dst.negate, dst.mask, dst.lo, dst.hi = encode_check(f)
+        if r.path_name is not None:
+            pr.prefix_len = pack_prefix(r.path_name, pr.prefix, pr.prefix_mask)
         packed.append(pr)
 
     nr_max = L.BA_NR_SYSCALLS
@@ -121,9 +136,13 @@ def build_tables(rules: Sequence[KernelRule], only_syscalls: Optional[Set[str]] 
                 continue
             if name in NEVER_RETURN:
                 continue
+            meta = _NEWER_BY_NR.get(nr, name) if name == str(nr) else name
+            paths = PATH_ARGS.get(meta, ())
             cands = [
                 i for i, r in enumerate(rules)
                 if abi in rule_abis[i] and (r.syscalls is None or (nr != catch_all and nr in r.syscalls))
+                # a path= or dir= name matches no call without a pathname argument
+                and (r.path_name is None or paths)
             ]
             if not cands:
                 continue
@@ -140,11 +159,11 @@ def build_tables(rules: Sequence[KernelRule], only_syscalls: Optional[Set[str]] 
                     e.slots |= 1 << field_slot(f.type)
             for j, i in enumerate(cands):
                 e.rule[j] = i
-            meta = _NEWER_BY_NR.get(nr, name) if name == str(nr) else name
-            paths = PATH_ARGS.get(meta, ())
             e.path_arg[0] = paths[0] if len(paths) > 0 else L.BA_NO_PATH
             e.path_arg[1] = paths[1] if len(paths) > 1 else L.BA_NO_PATH
             e.flags = L.BA_SC_CHANGES_CREDS if meta in CHANGES_CREDS else 0
+            if any(rules[i].path_name is not None for i in cands):
+                e.flags |= L.BA_SC_PATH_RULES
             entries[abi * nr_max + nr] = e
     # sys_enter's first test reads only the native entry of a number: it says
     # whether any ABI lists the number (an entry without rules where only compat does)

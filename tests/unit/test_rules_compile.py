@@ -50,6 +50,13 @@ def test_watch_is_userspace_over_the_perm_syscalls():
     assert 0 not in k.syscalls  # read
 
 
+def test_path_and_dir_names_are_kept_normalised_for_bpf():
+    (w, d, none) = compiled("-w /etc/passwd -p wa\n-a always,exit -F dir=/etc/sudoers.d/ -F perm=wa\n"
+                            "-a always,exit -F arch=b64 -S openat -F exe=/usr/bin/ls\n")
+    assert w.path_name == "/etc/passwd" and d.path_name == "/etc/sudoers.d"  # as evaluate compares them
+    assert none.path_name is None and none.userspace
+
+
 def test_perm_narrows_an_explicit_syscall_list():
     (k,) = compiled("-a always,exit -F arch=b64 -S openat,read -F path=/etc/shadow -F perm=r\n")
     assert k.syscalls == {257}

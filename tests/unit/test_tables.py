@@ -13,7 +13,7 @@ from tracer.filters import FieldCheck, KernelRule
 from tracer.layout import layout
 from tracer.syscall_meta import CHANGES_CREDS, NEVER_RETURN, PATH_ARGS
 from tracer.syscall_table import AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, syscall_number, syscall_table
-from tracer.tables import build_tables, check_matches, encode_check, field_slot
+from tracer.tables import build_tables, check_matches, encode_check, field_slot, pack_prefix
 
 L = layout()
 U32 = 0xFFFFFFFF
@@ -96,9 +96,34 @@ def nr(name: str, arch: str = "x86_64") -> int:
     return n
 
 
-def rule(syscalls=None, fields=(), action=None, key=None, userspace=False) -> KernelRule:
+def rule(syscalls=None, fields=(), action=None, key=None, userspace=False, path_name=None) -> KernelRule:
     sc = None if syscalls is None else frozenset(nr(s) if isinstance(s, str) else s for s in syscalls)
-    return KernelRule(L.BA_ACT_ALWAYS if action is None else action, sc, tuple(fields), userspace, key)
+    return KernelRule(L.BA_ACT_ALWAYS if action is None else action, sc, tuple(fields), userspace, key,
+                      path_name=path_name)
+
+
+def test_prefix_words_are_the_names_bytes_as_bpf_loads_them():
+    words, masks = [0] * 8, [0] * 8
+    assert pack_prefix("/etc/sudoers.d", words, masks) == 14
+    raw = b"".join(w.to_bytes(8, "little") for w in words)
+    assert raw == b"/etc/sudoers.d".ljust(64, b"\0")
+    assert b"".join(m.to_bytes(8, "little") for m in masks) == (b"\xff" * 14).ljust(64, b"\0")
+    # longer names keep their first BA_PREFIX_LEN bytes: a necessary condition still
+    long = "/" + "d" * 99
+    assert pack_prefix(long, words, masks) == L.BA_PREFIX_LEN
+    assert b"".join(w.to_bytes(8, "little") for w in words) == long.encode()[: L.BA_PREFIX_LEN]
+    assert all(m == 2**64 - 1 for m in masks)
+
+
+def test_path_rules_are_candidates_only_where_a_pathname_is():
+    t = build_tables([rule(None, userspace=True, path_name="/etc/passwd", key="w"), rule(["getppid", "openat"])])
+    assert cands(t, NATIVE, nr("openat")) == [0, 1]
+    assert cands(t, NATIVE, nr("getppid")) == [1]  # no pathname argument: the name matches nothing
+    assert cands(t, NATIVE, nr("fchmod")) is None
+    assert cands(t, NATIVE, nr("renameat")) == [0]
+    assert t.syscalls[NATIVE * NR + nr("openat")].flags & L.BA_SC_PATH_RULES
+    assert not t.syscalls[NATIVE * NR + nr("getppid")].flags & L.BA_SC_PATH_RULES
+    assert t.rules[0].prefix_len == len("/etc/passwd") and t.rules[1].prefix_len == 0
 
 
 def cands(tables, abi: int, n: int):

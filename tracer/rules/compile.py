@@ -3,6 +3,7 @@ everything else left to user space (evaluate()), syscalls narrowed where the ker
 
 from __future__ import annotations
 
+import os
 from typing import List, Sequence
 
 from tracer.filters import FieldCheck, KernelRule
@@ -20,6 +21,7 @@ def compile_rule(rule: Rule) -> KernelRule:
     checks = []
     userspace = False
     never = False
+    path_name = None
     syscalls = rule.syscalls
     for c in rule.conds:
         kind, _why = classify(c)
@@ -30,6 +32,8 @@ def compile_rule(rule: Rule) -> KernelRule:
             never = True
         else:
             userspace = True
+        if c.name in ("path", "dir"):
+            path_name = os.path.normpath(c.text or "")  # as evaluate._path_match compares
         if c.name == "perm" and c.op == "=":
             # audit_match_perm() fails outside these syscalls, so BPF need not look elsewhere
             narrow = perm_syscalls(c.value)
@@ -55,6 +59,7 @@ def compile_rule(rule: Rule) -> KernelRule:
         fields=tuple(checks),
         userspace=userspace,
         key=rule.key,
+        path_name=path_name,
         text=rule.text,
         source=rule,
     )
