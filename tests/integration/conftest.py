@@ -31,6 +31,25 @@ def set_loginuid(auid: int):
     return apply
 
 
+def fed_workload(ruleset, binary, lines: List[str]):
+    """Runs `binary` in a login session (auid 1000) under a capture of `ruleset`, feeding it
+    `lines` on stdin (its calls; it answers "done"), and returns (its pid, events, losses)."""
+    from tracer.capture import CaptureOptions, open_capture
+
+    with open_capture(CaptureOptions(rules=ruleset, wakeup_events=1)) as cap:
+        proc = subprocess.Popen([str(binary)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                preexec_fn=set_loginuid(1000))
+        proc.stdin.write("".join(line + "\n" for line in lines) + "\n")
+        proc.stdin.flush()
+        assert proc.stdout.readline().strip() == "done"
+        events = []
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            events += cap.poll(100)
+        proc.communicate("x\n", timeout=10)
+        return proc.pid, events, cap.losses()
+
+
 @pytest.fixture(scope="session")
 def workload_bin(tmp_path_factory) -> Path:
     """tests/workloads/audit_workload.c, built with the system compiler."""

@@ -6,19 +6,17 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from collections import Counter
 from types import SimpleNamespace
 
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from tracer.capture import CaptureOptions, open_capture
 from tracer.rules import parse_text
 from tracer.rules.evaluate import evaluate
 from tracer.syscall_table import AUDIT_ARCH_X86_64
 
-from .conftest import WORKLOADS, set_loginuid
+from .conftest import WORKLOADS, fed_workload
 
 OPS = ["=", "!=", "<", ">", "<=", ">=", "&", "&="]
 VALUES = [0, 1, 2, 3, 0x10, 0xFF, 999, 1000, 1001, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFE, 0xFFFFFFFF]
@@ -70,27 +68,16 @@ def test_bpf_decides_as_the_reference_evaluator(tmp_path_factory, rules, args):
     binary = _BIN.get("b") or _BIN.setdefault("b", _build(tmp_path_factory))
     text = "\n".join(_rule_text(i, action, fields) for i, (action, fields) in enumerate(rules))
     ruleset = parse_text(text, "random.rules")
-    with open_capture(CaptureOptions(rules=ruleset, wakeup_events=1)) as cap:
-        proc = subprocess.Popen([str(binary)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                preexec_fn=set_loginuid(1000))
-        proc.stdin.write("".join(f"{a:x} {b:x} {c:x} {d:x}\n" for a, b, c, d in args) + "\n")
-        proc.stdin.flush()
-        assert proc.stdout.readline().strip() == "done"
-        events = []
-        deadline = time.monotonic() + 1.0
-        while time.monotonic() < deadline:
-            events += cap.poll(100)
-        proc.communicate("x\n", timeout=10)
-        losses = cap.losses()
-    got = Counter((tuple(e.args[:4]), e.key) for e in events if e.pid == proc.pid and e.syscall_name == "getppid")
+    pid, events, losses = fed_workload(ruleset, binary, [f"{a:x} {b:x} {c:x} {d:x}" for a, b, c, d in args])
+    got = Counter((tuple(e.args[:4]), e.key) for e in events if e.pid == pid and e.syscall_name == "getppid")
 
-    with open(f"/proc/self/status") as f:
+    with open("/proc/self/status") as f:
         status = {line.split(":")[0]: line.split()[1:] for line in f}
     want = Counter()
     for a in args:
         event = SimpleNamespace(
             syscall=110, arch=AUDIT_ARCH_X86_64, args=list(a), auid=1000, uid=int(status["Uid"][0]),
-            euid=int(status["Uid"][1]), gid=int(status["Gid"][0]), pid=proc.pid, ppid=os.getpid(),
+            euid=int(status["Uid"][1]), gid=int(status["Gid"][0]), pid=pid, ppid=os.getpid(),
             exit=os.getpid(), success=True, exe=str(binary), paths=[],
         )
         i = evaluate(ruleset.exit_rules, event)

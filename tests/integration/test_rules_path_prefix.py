@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from collections import Counter
 from types import SimpleNamespace
 
-from tracer.capture import CaptureOptions, open_capture
 from tracer.rules import parse_text
 from tracer.rules.evaluate import evaluate
 from tracer.syscall_table import AUDIT_ARCH_X86_64, syscall_number
 
-from .conftest import WORKLOADS, set_loginuid
+from .conftest import WORKLOADS, fed_workload
 
 OPENAT, RENAMEAT = syscall_number("x86_64", "openat"), syscall_number("x86_64", "renameat")
 PREFIX_LEN = 64  # bpf/rules.h BA_PREFIX_LEN
@@ -60,26 +58,14 @@ def test_path_and_dir_rules_decide_as_the_reference_and_bpf_drops_what_it_can(tm
     binary = tmp_path / "path_workload"
     subprocess.run(["gcc", "-O1", "-Wall", "-o", str(binary), str(WORKLOADS / "path_workload.c")], check=True)
 
-    with open_capture(CaptureOptions(rules=ruleset, wakeup_events=1)) as cap:
-        proc = subprocess.Popen([str(binary)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                preexec_fn=set_loginuid(1000))
-        proc.stdin.write("".join(" ".join(c) + "\n" for c in calls) + "\n")
-        proc.stdin.flush()
-        assert proc.stdout.readline().strip() == "done"
-        events = []
-        deadline = time.monotonic() + 1.0
-        while time.monotonic() < deadline:
-            events += cap.poll(100)
-        proc.communicate("x\n", timeout=10)
-        losses = cap.losses()
-
-    got = Counter((e.syscall, tuple(e.paths), e.key) for e in events if e.pid == proc.pid)
+    pid, events, losses = fed_workload(ruleset, binary, [" ".join(c) for c in calls])
+    got = Counter((e.syscall, tuple(e.paths), e.key) for e in events if e.pid == pid)
     want, filtered = Counter(), 0
     rules = ruleset.exit_rules
     for op, *names in calls:
         nr = OPENAT if op == "o" else RENAMEAT
         paths = tuple(n[:SLOT] for n in names)
-        event = SimpleNamespace(syscall=nr, arch=AUDIT_ARCH_X86_64, args=[0] * 6, auid=1000, pid=proc.pid,
+        event = SimpleNamespace(syscall=nr, arch=AUDIT_ARCH_X86_64, args=[0] * 6, auid=1000, pid=pid,
                                 ppid=me, exit=0, success=True, exe=str(binary), paths=list(paths))
         i = evaluate(rules, event)
         if i is not None and rules[i].action == "always":
