@@ -90,7 +90,10 @@ def run_s2(binary: str, reps: int, seconds: float, log: Callable[[str], None],
                   f"{OURS_DISCARD}: the same capture session and rules, consumed by discard() (samples taken "
                   "from the rings undecoded, as S3's transport-only consumer): the fastest consumer",
                   f"{beside}: the same, {TRANSPORT_SHAPE[other_transport(transport)]}",
-                  "S2 ranks by wall time per call: kernel audit's backlog waits and the consumer's CPU are the cost"],
+                  "S2 ranks by wall time per call: kernel audit's backlog waits and the consumer's CPU are the cost",
+                  "a submission that fails on a full ring costs BPF less than one that lands (see bpf_stats exit): "
+                  "a lossy row's added cost is that of the records it dropped too; the transport-only row's is "
+                  "that of every record delivered"],
     }}
 
 
