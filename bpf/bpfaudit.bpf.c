@@ -46,8 +46,10 @@ static __always_inline void selfcheck_fill(struct ba_config *cfg)
 
 	if (!rec)
 		return;
-	read_ids(task, task_abi(task), &ids, BA_SLOTS_ALL);
-	fill_identity(task, &ids, rec);
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	read_ids(task, task_abi(task), &ids, BA_SLOTS_ALL, pid_tgid);
+	fill_identity(task, &ids, rec, pid_tgid);
 	rec->arch = ids.arch;
 	rec->seq = 1;
 	cfg->selfcheck = 0;
@@ -106,7 +108,7 @@ RAW_TRACEPOINT_PROBE(sys_enter)
 		 * uses may hold stale values */
 		if (sc->slots & BA_SLOTS_ARGS)
 			read_args(c, regs, abi);
-		read_ids(task, abi, &c->ids, sc->slots);
+		read_ids(task, abi, &c->ids, sc->slots, pid_tgid);
 		set_ids(c, &c->ids);
 		set_args(c, c->args);
 		eval_rules(c, sc, NULL);
@@ -148,7 +150,8 @@ RAW_TRACEPOINT_PROBE(sys_enter)
 /* ctx->args: (struct pt_regs *regs, long ret) */
 RAW_TRACEPOINT_PROBE(sys_exit)
 {
-	__u32 zero = 0, bucket = (__u32)bpf_get_current_pid_tgid() & (BA_INFLIGHT_BUCKETS - 1);
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 zero = 0, bucket = (__u32)pid_tgid & (BA_INFLIGHT_BUCKETS - 1);
 	__u32 *pending = inflight.lookup(&bucket);
 
 	if (!pending || !*pending)
@@ -176,7 +179,7 @@ RAW_TRACEPOINT_PROBE(sys_exit)
 	if (!c)
 		goto out;
 	struct ba_ids *ids = &c->ids;
-	read_ids(task, rec->abi & 1, ids, BA_SLOTS_ALL);
+	read_ids(task, rec->abi & 1, ids, BA_SLOTS_ALL, pid_tgid);
 
 	if (!(rec->flags & BA_REC_DECIDED)) {
 		set_ids(c, ids);
@@ -201,7 +204,7 @@ RAW_TRACEPOINT_PROBE(sys_exit)
 	if (cfg->auid_filter_on && ids->auid != cfg->auid_filter)
 		goto out;
 
-	fill_identity(task, ids, rec);
+	fill_identity(task, ids, rec, pid_tgid);
 	retry_faulted_paths(rec, sc);
 
 	/* the per-CPU count of emitted records is the record's sequence number */

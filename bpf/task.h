@@ -45,13 +45,14 @@ static __always_inline __u32 task_abi(void *task)
 #define BA_SLOTS_ALL 0xffffffffu
 
 /*
- * Reads the identity values the rules compare; `need` (BA_SLOT_* bits) says
+ * Reads the identity values the rules compare (`pid_tgid`: the program's one
+ * bpf_get_current_pid_tgid()); `need` (BA_SLOT_* bits) says
  * which: at sys_enter only those of the syscall's candidate rules, so that a
  * call rejected on its auid costs one read, not seven. Unread values are 0.
  */
-static __always_inline void read_ids(void *task, __u32 abi, struct ba_ids *ids, __u32 need)
+static __always_inline void read_ids(void *task, __u32 abi, struct ba_ids *ids, __u32 need, __u64 pid_tgid)
 {
-	ids->pid = bpf_get_current_pid_tgid() >> 32;
+	ids->pid = pid_tgid >> 32;
 	ids->arch = abi == BA_ABI_COMPAT ? BA_AUDIT_ARCH_I386 : BA_AUDIT_ARCH_X86_64;
 	ids->ppid = 0;
 	if (need & (1u << BA_SLOT_PPID)) {
@@ -85,13 +86,13 @@ static __always_inline void read_ids(void *task, __u32 abi, struct ba_ids *ids, 
 }
 
 /* Copies the identity into the record, with what only records need. */
-static __always_inline void fill_identity(void *task, struct ba_ids *ids, struct ba_record *rec)
+static __always_inline void fill_identity(void *task, struct ba_ids *ids, struct ba_record *rec, __u64 pid_tgid)
 {
 	void *signal = btf_ptr(task, BA_OFF_TASK_SIGNAL);
 	void *tty = signal ? btf_ptr(signal, BA_OFF_SIGNAL_TTY) : NULL;
 
 	rec->pid = ids->pid;
-	rec->tid = (__u32)bpf_get_current_pid_tgid();
+	rec->tid = (__u32)pid_tgid;
 	rec->ppid = ids->ppid;
 	rec->auid = ids->auid;
 	rec->ses = ids->ses;
