@@ -5,7 +5,7 @@ import io
 
 from rich.console import Console
 
-from tracer.bench.s2 import DEFAULT_NAME, OURS, OURS_DISCARD, TUNED_NAME, s2_targets
+from tracer.bench.s2 import DEFAULT_NAME, FLOOR_NAME, OURS, OURS_DISCARD, TUNED_NAME, s2_targets
 from tracer.bench.stats import ConfigResult, summarize
 from tracer.bench.table import build_tables
 
@@ -46,6 +46,18 @@ def test_each_consumer_is_judged_on_its_own():
     notes = {t.text.split(", ")[-1]: t.note for t in targets}
     assert notes["per-record consumer"] == "2,030 lost of 3,000 emitted"
     assert notes["transport-only consumer"] == "0 lost of 3,000 emitted"
+
+
+def test_cost_targets_say_what_the_empty_programs_alone_cost_against_them():
+    report = s2_report()
+    floor = summarize([ConfigResult("bare", [140.0, 138.0, 139.0]), ConfigResult(FLOOR_NAME, [279.0, 277.0, 278.0])],
+                      "bare", None)[1].to_json()
+    report["scenarios"]["S2"]["rows"].append(floor)
+    notes = {t.text: t.note for t in s2_targets(report["scenarios"])}
+    default = notes["bpfaudit added / default kernel audit added, transport-only consumer"]
+    assert default.endswith(f"the empty raw-tracepoint pair alone: {139 / 23361:.4f}")
+    assert notes["bpfaudit added / tuned kernel audit added, per-record consumer"].endswith(f"{139 / 16961:.4f}")
+    assert "empty" not in notes["bpfaudit records lost, per-record consumer"]
 
 
 def test_a_report_without_the_transport_only_row_is_judged_as_before():

@@ -191,6 +191,17 @@ def test_targets_met_and_missed():
     assert s5_targets({}) == []
 
 
+def test_the_p99_target_says_what_the_empty_programs_alone_cost():
+    report = s5_report(account(losses(emitted=10, delivered=10)))
+    rows = report["scenarios"]["S5"]["rows"]
+    rows.insert(1, row("empty raw tracepoint", 300, 700))
+    add_ratios(rows)
+    p99 = s5_targets(report["scenarios"])[1]
+    assert p99.note == "p99 900 ns vs 400 ns; the empty raw-tracepoint pair alone: 1.75x"
+    # and the row renders like any run without a ledger
+    assert "empty raw tracepoint" in render(build_tables(report)[0])
+
+
 # -- tables ---------------------------------------------------------------------------------------
 
 def render(table) -> str:
