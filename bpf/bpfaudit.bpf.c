@@ -22,18 +22,11 @@ static __always_inline struct ba_syscall *syscall_entry(__u32 abi, long id)
 	return syscalls.lookup(&key);
 }
 
-static __always_inline int comm_matches(struct ba_config *cfg)
+/* --comm: both names NUL-padded to 16 bytes (task.h fill_identity), so two word compares */
+static __always_inline int comm_matches(struct ba_config *cfg, void *task)
 {
-	char comm[BA_COMM_LEN];
-
-	bpf_get_current_comm(comm, sizeof(comm));
-	for (int i = 0; i < BA_COMM_LEN; i++) {
-		if (comm[i] != cfg->comm[i])
-			return 0;
-		if (!comm[i])
-			break;
-	}
-	return 1;
+	return !((btf_u64(task, BA_OFF_TASK_COMM) ^ *(__u64 *)&cfg->comm[0]) |
+		 (btf_u64(task, BA_OFF_TASK_COMM + 8) ^ *(__u64 *)&cfg->comm[8]));
 }
 
 /* The tracer's own identity as the programs read it, for the start-up check. */
@@ -89,7 +82,7 @@ RAW_TRACEPOINT_PROBE(sys_enter)
 	count(BA_CNT_ENTER_CANDIDATES);
 	if (cfg->target_tgid && cfg->target_tgid != tgid)
 		return 0;
-	if (cfg->comm_filter && !comm_matches(cfg))
+	if (cfg->comm_filter && !comm_matches(cfg, task))
 		return 0;
 
 	struct eval_ctx *c = new_eval_ctx(sc);

@@ -147,6 +147,7 @@ KERNEL_FIELDS: Dict[str, Tuple[str, str]] = {
     "TASK_CRED": ("task_struct", "cred"),
     "TASK_SIGNAL": ("task_struct", "signal"),
     "TASK_TI_STATUS": ("task_struct", "thread_info.status"),
+    "TASK_COMM": ("task_struct", "comm"),
     "CRED_UID": ("cred", "uid.val"),
     "CRED_GID": ("cred", "gid.val"),
     "CRED_SUID": ("cred", "suid.val"),
@@ -171,6 +172,8 @@ KERNEL_FIELDS: Dict[str, Tuple[str, str]] = {
 PT_REGS = tuple(m for m in KERNEL_FIELDS if m.startswith("PT_REGS_"))
 # Expected sizes: a field of another width means a kernel we do not understand.
 _SIZES = {"TASK_REAL_PARENT": 8, "TASK_CRED": 8, "TASK_SIGNAL": 8, "SIGNAL_TTY": 8, **{m: 8 for m in PT_REGS}}
+# Name buffers the programs copy the first 16 bytes of, as two 8-byte loads: at least that long.
+_MIN_SIZES = {"TASK_COMM": 16, "TTY_NAME": 16}
 
 
 def kernel_offsets(btf: Btf) -> Dict[str, int]:
@@ -178,9 +181,12 @@ def kernel_offsets(btf: Btf) -> Dict[str, int]:
     out: Dict[str, int] = {}
     for macro, (struct_name, path) in KERNEL_FIELDS.items():
         off, size = btf.member_offset(struct_name, path)
-        want = _SIZES.get(macro, 4 if macro != "TTY_NAME" else None)
-        if want is not None and size != want:
-            raise BpfauditError(f"{struct_name}.{path} is {size} bytes in this kernel, expected {want}")
+        if macro in _MIN_SIZES:
+            if size < _MIN_SIZES[macro]:
+                raise BpfauditError(f"{struct_name}.{path} is {size} bytes in this kernel, expected at least "
+                                    f"{_MIN_SIZES[macro]}")
+        elif size != _SIZES.get(macro, 4):
+            raise BpfauditError(f"{struct_name}.{path} is {size} bytes in this kernel, expected {_SIZES.get(macro, 4)}")
         out[macro] = off
     return out
 

@@ -218,12 +218,14 @@ def selfcheck(prog: Program, timeout: float = 2.0) -> None:
         auid = int(f.read())
     with open("/proc/self/sessionid") as f:
         ses = int(f.read())
+    with open("/proc/self/comm", "rb") as f:
+        comm = f.read().rstrip(b"\n")
     uid, euid, suid, fsuid = _proc_ids("Uid")
     gid, egid, sgid, fsgid = _proc_ids("Gid")
     expect = {
         "pid": os.getpid(), "ppid": os.getppid(), "auid": auid, "ses": ses,
         "uid": uid, "euid": euid, "suid": suid, "fsuid": fsuid,
-        "gid": gid, "egid": egid, "sgid": sgid, "fsgid": fsgid,
+        "gid": gid, "egid": egid, "sgid": sgid, "fsgid": fsgid, "comm": comm,
     }
     wrong = [f"{k}: BPF read {getattr(got, k)}, /proc says {v}" for k, v in expect.items() if getattr(got, k) != v]
     if wrong:

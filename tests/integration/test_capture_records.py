@@ -157,3 +157,23 @@ def test_nothing_stays_attached(workload_bin):
     assert len(ids) >= 2 and all(prog_exists(i) for i in ids)
     cap.close()
     assert progs_left(ids) == []
+
+
+def test_comm_filter_keeps_only_the_named_task_and_records_its_name():
+    # --comm is compared in BPF with the task's NUL-padded comm: a name cut at 15 bytes must match too
+    me = os.getpid()
+    names = ["bpfa-yes", "bpfa-no", "bpfa-comm-long-name"]
+    prog = ("import ctypes, os, sys; ctypes.CDLL(None).prctl(15, sys.argv[1].encode(), 0, 0, 0); "
+            "[os.getppid() for _ in range(5)]")
+    for wanted in ("bpfa-yes", "bpfa-comm-long-name"):
+        rules = parse_text(f"-a always,exit -F arch=b64 -S getppid -F ppid={me} -k p")
+        with open_capture(CaptureOptions(rules=rules, comm=wanted, wakeup_events=1)) as cap:
+            pids = {subprocess.run(["python3", "-c", prog + "; print(os.getpid())", n], check=True,
+                                   capture_output=True, text=True).stdout.strip(): n for n in names}
+            events = []
+            deadline = time.monotonic() + 1.0
+            while time.monotonic() < deadline:
+                events += cap.poll(100)
+        got = {(pids.get(str(e.pid)), e.comm) for e in events if e.syscall_name == "getppid"}
+        assert got == {(wanted, wanted[:15])}, (wanted, got)
+        assert sum(e.syscall_name == "getppid" for e in events) >= 5
