@@ -21,6 +21,11 @@ from tracer.reader import RecordDecoder
 from tracer.ringbuf import HDR_SZ, RingBuffer, SequenceGaps, merge_tallies, tally_samples, tally_uniform
 
 TRANSPORTS = ("perf-ring", "ringbuf", "bcc")
+# Chosen by scripts/bench (README "Benchmark"): measured side by side in the same runs, a
+# ring buffer submission costs BPF 20-45 % less than a perf ring one, and a forced wake-up
+# costs the traced thread 13-20 us, so one per 1024 records per CPU, not per 256.
+DEFAULT_TRANSPORT = "ringbuf"
+DEFAULT_WAKEUP = 1024
 
 
 @dataclass
@@ -32,11 +37,11 @@ class CaptureOptions:
     syscalls: Optional[Set[str]] = None
     auid: Optional[int] = None
     page_cnt: int = 1024  # perf buffer pages per CPU (4 MiB); ringbuf: this many per online CPU, in one ring
-    wakeup_events: int = 256  # the reader is woken once per this many samples per CPU (S5: fewer wake-ups, shorter tail)
+    wakeup_events: int = DEFAULT_WAKEUP  # the reader is woken once per this many samples per CPU
     # (ringbuf: a power of two, compiled into the program; 0 = never, the timed drain alone)
     drain_ms: int = 100  # and drains on this timer whatever the count
     queue_limit: int = 262144  # samples held between the reader thread and the consumer
-    transport: str = "perf-ring"  # or "bcc": see CaptureSession
+    transport: str = DEFAULT_TRANSPORT  # or "perf-ring", "bcc": see CaptureSession
 
 
 def open_perf_rings(events_map, page_cnt: int, wakeup_events: int) -> PerfRings:
@@ -53,7 +58,7 @@ def ringbuf_defines(options: "CaptureOptions") -> List[str]:
     """The compiler flags that make the program submit to a ring buffer instead of perf rings."""
     w = options.wakeup_events
     if w < 0 or w & (w - 1):
-        raise BpfauditError(f"ring buffer wake-up every {w} records: use 0 or a power of two (e.g. 256)")
+        raise BpfauditError(f"ring buffer wake-up every {w} records: use 0 or a power of two (e.g. {DEFAULT_WAKEUP})")
     return [f"BA_RINGBUF={ringbuf_pages(options.page_cnt)}", f"BA_RINGBUF_WAKEUP={w}"]
 
 
@@ -71,16 +76,16 @@ def resolve_rules(rules):
 
 
 class CaptureSession:
-    """Attached programs, and the perf rings their records arrive in.
+    """Attached programs, and the ring(s) their records arrive in.
 
-    Two transports. "perf-ring" (the default) opens and maps the per-CPU
+    Three transports. "perf-ring" opens and maps the per-CPU
     rings itself, and poll() takes everything a ring holds in one copy and
     decodes it as one batch, on the consumer's thread: the rings are the only
     buffer (`page_cnt`), and a consumer that falls behind makes BPF's
     submissions fail, counted per CPU. A second Python thread would only
     contend for the GIL: measured, it lost records the single thread kept.
 
-    "ringbuf" is the same design over one BPF ring buffer shared by all CPUs
+    "ringbuf" (the default) is the same design over one BPF ring buffer shared by all CPUs
     (tracer/ringbuf.py; the program compiled with -DBA_RINGBUF): BPF submits
     without waking the reader except every `wakeup_events`-th record of a CPU,
     poll() drains on its timer. Records of all CPUs share the ring, so the

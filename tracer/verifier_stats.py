@@ -8,6 +8,7 @@ import re
 import sys
 import tempfile
 from pathlib import Path
+from typing import List
 
 from tracer.loader import PROGRAM, assemble_source, compile_flags, import_bcc, require_root, running_kernel_offsets
 
@@ -24,16 +25,26 @@ def loadable_text(text: str) -> str:
     return _PROBE.sub(r"int bpfaudit_\1(struct bpf_raw_tracepoint_args *ctx)", text)
 
 
+def builds(defines: List[str]) -> List[List[str]]:
+    """The flag sets to measure: the ones given, else the build of each transport
+    (the default ring-buffer build first, as `trace` compiles it, then the perf-ring one)."""
+    if defines:
+        return [defines]
+    from tracer.capture import CaptureOptions, ringbuf_defines
+
+    return [[f"-D{d}" for d in ringbuf_defines(CaptureOptions(transport="ringbuf"))], []]
+
+
 def main(argv=None) -> int:
-    """argv: -DNAME[=VALUE] build flags (e.g. -DBA_RINGBUF=2048, the ring-buffer build), and
-    program sources to measure instead of bpf/bpfaudit.bpf.c (variants under study)."""
+    """argv: -DNAME[=VALUE] build flags (e.g. -DBA_RINGBUF=2048, a ring-buffer build; none: each
+    transport's), and program sources to measure instead of bpf/bpfaudit.bpf.c (variants under study)."""
     require_root()
     args = argv if argv is not None else sys.argv[1:]
-    defines = [a for a in args if a.startswith("-D")]
     failed = 0
     for path in [a for a in args if not a.startswith("-D")] or [str(PROGRAM)]:
-        print(f"== {path} {' '.join(defines)}".rstrip())
-        failed += measure(Path(path), defines)
+        for defines in builds([a for a in args if a.startswith("-D")]):
+            print(f"== {path} {' '.join(defines) or '(perf-ring build)'}")
+            failed += measure(Path(path), defines)
     return 1 if failed else 0
 
 

@@ -98,13 +98,13 @@ def test_audit_format_is_read_by_ausearch_and_aureport(tmp_path, workload_bin):
     assert "getppid" in report.stdout or "110" in report.stdout
 
 
-def test_transport_ringbuf_delivers_the_same_records_as_the_default():
-    """Two traces at once, the default and --transport ringbuf, watching one login shell."""
+def test_transport_perf_ring_delivers_the_same_records_as_the_default():
+    """Two traces at once, the default (ringbuf) and --transport perf-ring, watching one login shell."""
     auid = random.randint(20000, 60000)  # this test's records only: concurrent tests use 1000
     rule = f"-a always,exit -S all -F auid={auid} -k tr"
     traces = {}
     for transport in ("perf-ring", "ringbuf"):
-        args = ["--rule", rule, "--format", "json"] + ([] if transport == "perf-ring" else ["--transport", transport])
+        args = ["--rule", rule, "--format", "json"] + ([] if transport == "ringbuf" else ["--transport", transport])
         traces[transport] = start_trace(args)
     shell = login_shell("cat /etc/hostname; ls /nonexistent; echo $$", auid)
     time.sleep(0.3)  # past one drain interval: records still in a ring are also taken at exit

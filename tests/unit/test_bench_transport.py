@@ -4,6 +4,7 @@ and a bad value refused in one line with exit code 2."""
 import pytest
 from typer.testing import CliRunner
 
+from tracer.capture import DEFAULT_TRANSPORT
 from tracer.bench import cli
 from tracer.bench.s2 import beside_name, other_transport
 from tracer.bench.s3 import TARGETED, setups
@@ -25,8 +26,8 @@ def settings_seen(monkeypatch):
     return seen
 
 
-@pytest.mark.parametrize("args, expected", [([], "perf-ring"), (["--transport", "ringbuf"], "ringbuf"),
-                                            (["--transport", "bcc"], "bcc")])
+@pytest.mark.parametrize("args, expected", [([], DEFAULT_TRANSPORT), (["--transport", "ringbuf"], "ringbuf"),
+                                            (["--transport", "bcc"], "bcc"), (["--transport", "perf-ring"], "perf-ring")])
 def test_the_option_reaches_the_settings(settings_seen, args, expected):
     result = CliRunner().invoke(cli.app, ["--scenarios", "S5", *args])
     assert result.exit_code == 0, result.output

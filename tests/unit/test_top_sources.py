@@ -125,7 +125,8 @@ def test_live_source_drives_the_capture_api(monkeypatch):
     monkeypatch.setitem(sys.modules, "tracer.capture", fake)
 
     ruleset = object()
-    with LiveSource(ruleset, "1 rule (x)", pid=42) as src:
+    # the perf-ring transport: its losses carry the rings' own LOST count (a ring buffer has none)
+    with LiveSource(ruleset, "1 rule (x)", pid=42, transport="perf-ring") as src:
         assert src.transport == "perf buffer (fake)"
         assert len(src.poll(50)) == 1 and src.losses() == {"perf_lost": 0}
     assert calls[0] == ("open", CaptureOptions(rules=ruleset, pid=42))

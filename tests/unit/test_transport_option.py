@@ -1,5 +1,5 @@
 """`--transport` on `bpfaudit trace` and `bpfaudit top`: the choice reaches CaptureOptions,
-perf-ring stays the default, and a bad value is one line with exit code 2 before anything loads."""
+ringbuf is the default (as the bench chose), and a bad value is one line with exit code 2 before anything loads."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 import tracer.capture as capture
 import tracer.commands.trace as trace_cmd
+from tracer.capture import DEFAULT_TRANSPORT
 from tracer.capture import TRANSPORTS
 from tracer.cli import app
 from tracer.commands import top as top_cmd
@@ -33,7 +34,7 @@ def traced(monkeypatch):
     return seen
 
 
-@pytest.mark.parametrize("args, expected", [([], "perf-ring"), (["--transport", "ringbuf"], "ringbuf"),
+@pytest.mark.parametrize("args, expected", [([], DEFAULT_TRANSPORT), (["--transport", "ringbuf"], "ringbuf"),
                                             (["--transport", "bcc"], "bcc"),
                                             (["--transport", "perf-ring"], "perf-ring")])
 def test_trace_passes_the_transport_into_the_capture_options(traced, args, expected):
@@ -66,7 +67,7 @@ def test_top_builds_a_live_source_with_the_transport(monkeypatch):
     for transport in TRANSPORTS:
         src = top_cmd.make_source([], False, None, 1.0, 4.0, None, None, transport)
         assert isinstance(src, LiveSource) and src.capture_transport == transport
-    assert top_cmd.make_source([], False, None, 1.0, 4.0, None, None).capture_transport == "perf-ring"
+    assert top_cmd.make_source([], False, None, 1.0, 4.0, None, None).capture_transport == DEFAULT_TRANSPORT == "ringbuf"
 
 
 def test_the_live_source_opens_its_capture_with_the_transport(monkeypatch):
@@ -100,7 +101,7 @@ def test_the_live_source_opens_its_capture_with_the_transport(monkeypatch):
 
 @pytest.mark.parametrize("args, needle", [
     (["--transport", "pigeon"], "--transport pigeon: use perf-ring, ringbuf or bcc"),
-    (["--replay", "/etc/hostname", "--transport", "ringbuf"], "drop -R/--demo/--transport"),
+    (["--replay", "/etc/hostname", "--transport", "perf-ring"], "drop -R/--demo/--transport"),
 ])
 def test_top_refuses_a_bad_transport_in_one_line(args, needle):
     result = runner.invoke(app, ["top", *args])

@@ -1,7 +1,7 @@
 """scripts/verifier-stats' source handling (no root: nothing is loaded)."""
 
 from tracer.loader import PROGRAM, assemble_source
-from tracer.verifier_stats import loadable_text, program_names
+from tracer.verifier_stats import builds, loadable_text, program_names
 
 
 def test_both_raw_tracepoint_programs_are_found_and_renamed_so_bcc_does_not_attach_them():
@@ -14,3 +14,10 @@ def test_both_raw_tracepoint_programs_are_found_and_renamed_so_bcc_does_not_atta
     # nothing but the two probe lines changes
     changed = [(a, b) for a, b in zip(text.splitlines(), loadable.splitlines()) if a != b]
     assert len(changed) == 2 and len(text.splitlines()) == len(loadable.splitlines())
+
+
+def test_without_flags_each_transports_build_is_measured_the_default_first(monkeypatch):
+    monkeypatch.setattr("tracer.capture.online_cpus", lambda: [0, 1])
+    ringbuf, perf = builds([])
+    assert ringbuf == ["-DBA_RINGBUF=2048", "-DBA_RINGBUF_WAKEUP=1024"] and perf == []
+    assert builds(["-DBA_RINGBUF=64"]) == [["-DBA_RINGBUF=64"]]

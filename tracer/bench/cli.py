@@ -13,7 +13,7 @@ from rich.console import Console
 from typing_extensions import Annotated
 
 from tracer.bench.suite import Settings, parse_scenarios, run_bench
-from tracer.capture import TRANSPORTS
+from tracer.capture import DEFAULT_TRANSPORT, TRANSPORTS
 from tracer.bench.table import build_tables, notes
 from tracer.errors import BpfauditError
 
@@ -41,9 +41,9 @@ def bench(
     s5_seconds: Annotated[Optional[float], typer.Option(help="Length of each S5 run in seconds (default 30; 5 with "
                                                              "--quick).")] = None,
     transport: Annotated[str, typer.Option(help="Transport of the bpfaudit configurations S2, S3 and S5 judge "
-                                                "against the targets: perf-ring (default), ringbuf or bcc "
+                                                "against the targets: ringbuf (the default, as `trace`), perf-ring or bcc "
                                                 "(S2 and S3 also measure the other ones beside it).")]
-    = "perf-ring",
+    = DEFAULT_TRANSPORT,
 ) -> None:
     """Runs the scenarios, prints the tables and writes --json. Needs root; restores kernel audit."""
     err_console = Console(stderr=True)

@@ -14,6 +14,7 @@ from typing import Dict, Optional, Tuple
 from tracer.bench import bpfstats, kstate
 from tracer.bench.probes import ProbeSwitch, load_empty
 from tracer.bench.workload import WorkloadResult
+from tracer.capture import DEFAULT_TRANSPORT, DEFAULT_WAKEUP
 
 
 class Config:
@@ -148,9 +149,9 @@ class Bpfaudit(Config):
     while the workload runs; records and every loss counter are reported per run.
     """
 
-    def __init__(self, name: str, ruleset, wakeup_events: int = 256, page_cnt: int = 1024,
+    def __init__(self, name: str, ruleset, wakeup_events: int = DEFAULT_WAKEUP, page_cnt: int = 1024,
                  drain_ms: int = 100, decode: bool = True, count_own: bool = True,
-                 transport: str = "perf-ring") -> None:
+                 transport: str = DEFAULT_TRANSPORT) -> None:
         self.name = name
         self.count_own = count_own  # count the records of the workload's own pid (one-process workloads)
         self.ruleset = ruleset

@@ -17,13 +17,15 @@ from tracer.bench.quiet import QuietWaiter
 from tracer.bench.runner import interleave, opened
 from tracer.bench.stats import at_most, ratio, summarize
 from tracer.bench.workload import GetppidJob
+from tracer.capture import DEFAULT_TRANSPORT, DEFAULT_WAKEUP
 
 TUNED_BACKLOG = 8192
 TRANSPORT_SHAPE = {
-    "perf-ring": "perf rings read in poll(), 1024 pages/CPU, wakeup 256, 100 ms drain",
-    "ringbuf": "one BPF ring buffer of 1024 pages per CPU, shared; BPF_RB_NO_WAKEUP but every 256th record "
-               "of a CPU; 100 ms drain",
-    "bcc": "bcc's perf buffer, 1024 pages/CPU, a callback per sample into a queue, wakeup 256, 100 ms drain",
+    "perf-ring": f"perf rings read in poll(), 1024 pages/CPU, wakeup {DEFAULT_WAKEUP}, 100 ms drain",
+    "ringbuf": f"one BPF ring buffer of 1024 pages per CPU, shared; BPF_RB_NO_WAKEUP but every {DEFAULT_WAKEUP}th "
+               "record of a CPU; 100 ms drain",
+    "bcc": f"bcc's perf buffer, 1024 pages/CPU, a callback per sample into a queue, wakeup {DEFAULT_WAKEUP}, "
+           "100 ms drain",
 }
 DEFAULT_NAME = "kernel audit + auditd default"
 TUNED_NAME = "kernel audit + auditd tuned"
@@ -44,7 +46,7 @@ def beside_name(transport: str) -> str:
 
 
 def run_s2(binary: str, reps: int, seconds: float, log: Callable[[str], None],
-           quiet: Optional[QuietWaiter] = None, transport: str = "perf-ring") -> Dict[str, object]:
+           quiet: Optional[QuietWaiter] = None, transport: str = DEFAULT_TRANSPORT) -> Dict[str, object]:
     from tracer.kaudit.auditd import AuditdRun
     from tracer.kaudit.state import auditctl, kernel_audit_session
     from tracer.rules import parse_text

@@ -3,7 +3,7 @@
 Searched per consumer: the per-record consumer (poll() decodes every record, as
 `bpfaudit trace` does) and the transport alone (samples taken off undecoded: the
 capture session's own ceiling, the fastest consumer) on the judged transport
-(perf-ring unless the bench's --transport says otherwise); for comparison the
+(the default transport, ringbuf, unless the bench's --transport says otherwise); for comparison the
 per-record consumer on bcc's perf buffer, and both consumers on the other of
 perf-ring and ringbuf. All with `bpfaudit trace`'s ring size (ringbuf: the same
 pages in one shared ring).
@@ -20,12 +20,13 @@ from tracer.bench.runner import opened
 from tracer.bench.stats import at_least
 from tracer.bench.stepping import Step, bounds, ceiling, next_rate
 from tracer.bench.workload import GetppidJob
+from tracer.capture import DEFAULT_TRANSPORT
 
 NAMED = {"perf-ring": "perf-ring transport", "ringbuf": "ringbuf transport, the BPF ring buffer",
          "bcc": "bcc's perf buffer, callback per sample"}
 
 
-def setups(transport: str = "perf-ring") -> Dict[str, Tuple[bool, str, str]]:
+def setups(transport: str = DEFAULT_TRANSPORT) -> Dict[str, Tuple[bool, str, str]]:
     """key -> (decode?, transport, label). "decode" and "count" are the targets' per-record and
     fastest consumers on `transport`; the others are measured beside them for comparison."""
     out = {"decode": (True, transport, f"per-record consumer (poll() decodes each record, {NAMED[transport]})"),
@@ -68,7 +69,7 @@ def search(config: Bpfaudit, binary: str, seconds: float, log: Callable[[str], N
 
 
 def run_s3(binary: str, seconds: float, log: Callable[[str], None], start: float = 25_000,
-           max_steps: int = 12, quiet: Optional[QuietWaiter] = None, transport: str = "perf-ring"
+           max_steps: int = 12, quiet: Optional[QuietWaiter] = None, transport: str = DEFAULT_TRANSPORT
            ) -> Dict[str, object]:
     from tracer.kaudit.state import auditctl, kernel_audit_session
     from tracer.rules import parse_text
@@ -93,7 +94,7 @@ def run_s3(binary: str, seconds: float, log: Callable[[str], None], start: float
                           "malformed sample (perf_lost arrives a step late, so it is reported, not used)",
                           f"S3: perf ring {PAGE_CNT} pages/CPU, wakeup every {config.options['wakeup_events']} samples, 100 ms drain; perf-ring: "
                           "rings read in poll(); bcc: reader thread + queue; ringbuf: one ring of the same pages, "
-                          "a wake-up every 256 records per CPU, read in poll()"],
+                          f"a wake-up every {config.options['wakeup_events']} records per CPU, read in poll()"],
             }
     return out
 

@@ -17,6 +17,7 @@ from tracer.bench.runner import opened
 from tracer.bench.s2 import TUNED_BACKLOG
 from tracer.bench.stats import at_most, ratio
 from tracer.bench.workload import GetppidJob, WorkloadResult, login_session
+from tracer.capture import DEFAULT_TRANSPORT
 from tracer.errors import BpfauditError
 
 FACTOR = 3
@@ -147,7 +148,7 @@ def trace_pages() -> int:
 
 
 def short_search(binary: str, seconds: float, log: Callable[[str], None],
-                 quiet: Optional[QuietWaiter], transport: str = "perf-ring") -> Dict[str, object]:
+                 quiet: Optional[QuietWaiter], transport: str = DEFAULT_TRANSPORT) -> Dict[str, object]:
     """S3's search, per-record consumer only, with short steps: S5's ceiling when S3 did not run."""
     from tracer.bench.s3 import search
     from tracer.rules import parse_text
@@ -160,7 +161,7 @@ def short_search(binary: str, seconds: float, log: Callable[[str], None],
 
 def run_s5(binary: str, seconds: float, log: Callable[[str], None], rate: Optional[float] = None,
            s3_decode: Optional[Dict] = None, search_seconds: float = 1.0,
-           quiet: Optional[QuietWaiter] = None, transport: str = "perf-ring") -> Dict[str, object]:
+           quiet: Optional[QuietWaiter] = None, transport: str = DEFAULT_TRANSPORT) -> Dict[str, object]:
     from tracer.kaudit.auditd import AuditdRun
     from tracer.kaudit.state import auditctl, kernel_audit_session
     from tracer.rules import parse_text

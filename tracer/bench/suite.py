@@ -13,6 +13,7 @@ from tracer.bench.s2 import run_s2, s2_targets
 from tracer.bench.s3 import run_s3, s3_targets
 from tracer.bench.s4 import run_s4, s4_targets
 from tracer.bench.s5 import run_s5, s5_targets
+from tracer.capture import DEFAULT_TRANSPORT
 from tracer.errors import BpfauditError
 
 SCENARIOS = ("S1", "S2", "S3", "S4", "S5")
@@ -30,7 +31,7 @@ class Settings:
     quiet_timeout: float = 20.0  # wait this long before a run for other syscall tracers to leave
     s5_seconds: float = 30.0  # per S5 configuration
     s5_rate: Optional[float] = None  # None: 3x the S3 ceiling (this run's, or a short search's)
-    transport: str = "perf-ring"  # CaptureOptions.transport of the bpfaudit configurations S2/S3/S5 judge
+    transport: str = DEFAULT_TRANSPORT  # CaptureOptions.transport of the bpfaudit configurations S2/S3/S5 judge
 
     @classmethod
     def quick(cls, workload: str, scenarios: List[str]) -> "Settings":

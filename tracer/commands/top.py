@@ -12,6 +12,7 @@ from typing import Annotated, List, Optional, Tuple
 
 import typer
 
+from tracer.capture import DEFAULT_TRANSPORT
 from tracer.commands.trace import TRANSPORT_HELP, check_transport
 from tracer.errors import BpfauditError
 
@@ -73,7 +74,7 @@ def top(
         "--duration", help="exit after this many seconds")] = None,
     pid: Annotated[Optional[int], typer.Option(
         "--pid", "-p", help="only count records of this process id")] = None,
-    transport: Annotated[str, typer.Option("--transport", help=TRANSPORT_HELP)] = "perf-ring",
+    transport: Annotated[str, typer.Option("--transport", help=TRANSPORT_HELP)] = DEFAULT_TRANSPORT,
 ) -> None:
     """Live dashboard: top syscalls, processes, users and keys, latest records, losses."""
     try:
@@ -96,7 +97,7 @@ def top(
 
 
 def make_source(rules: List[Path], demo: bool, replay: Optional[Path], speed: float,
-                refresh: float, duration: Optional[float], pid: Optional[int], transport: str = "perf-ring"):
+                refresh: float, duration: Optional[float], pid: Optional[int], transport: str = DEFAULT_TRANSPORT):
     """Validate the options (exit code 2 on bad input) and build the source."""
     check_transport(transport)
     if not 0.5 <= refresh <= 30:
@@ -110,7 +111,7 @@ def make_source(rules: List[Path], demo: bool, replay: Optional[Path], speed: fl
     from tracer.top.sources import LiveSource, ReplaySource
 
     if replay is not None:
-        if rules or demo or transport != "perf-ring":
+        if rules or demo or transport != DEFAULT_TRANSPORT:
             raise BpfauditError("--replay shows a recorded trace: drop -R/--demo/--transport, or drop --replay "
                                 "to watch the live system")
         if not replay.is_file():

@@ -11,7 +11,7 @@ from typing import Annotated, Dict, List, Optional, TextIO
 
 import typer
 
-from tracer.capture import TRANSPORTS, CaptureOptions, open_capture
+from tracer.capture import DEFAULT_TRANSPORT, TRANSPORTS, CaptureOptions, open_capture
 from tracer.commands.common import RuleOpt, RulesOpt, fail, load_rule_options
 from tracer.errors import BpfauditError
 from tracer.formats import audit_text, jsonl
@@ -26,10 +26,10 @@ PID_MAX_LIMIT = 4194304  # the kernel's ceiling for /proc/sys/kernel/pid_max
 
 FORMATS = {"audit": audit_text.format_event, "json": jsonl.format_event}
 
-TRANSPORT_HELP = ("how records reach user space: perf-ring (default: per-CPU perf rings read in place; "
-                  "their LOST records cross-check BPF's loss count), ringbuf (one BPF ring buffer shared by all "
-                  "CPUs: cheaper submission in BPF, no LOST records, so BPF's count is the only one), bcc "
-                  "(bcc's perf buffer: a callback per sample into a queue; the slowest)")
+TRANSPORT_HELP = ("how records reach user space: ringbuf (the default: one BPF ring buffer shared by all "
+                  "CPUs, the cheapest submission in BPF; no LOST records, so BPF's count is the only one), "
+                  "perf-ring (per-CPU perf rings read in place; their LOST records cross-check BPF's loss "
+                  "count), bcc (bcc's perf buffer: a callback per sample into a queue; the slowest)")
 
 EPILOG = """Examples:
 
@@ -121,7 +121,7 @@ def trace(
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="write records to FILE (mode 0600) instead of stdout")] = None,
     stats_json: Annotated[Optional[str], typer.Option("--stats-json", help="write the loss ledger to FILE as JSON on exit")] = None,
     max_loss: Annotated[Optional[float], typer.Option("--max-loss", help="exit 1 when lost/emitted exceeds RATIO (0..1) or the ledger does not reconcile")] = None,
-    transport: Annotated[str, typer.Option("--transport", help=TRANSPORT_HELP)] = "perf-ring",
+    transport: Annotated[str, typer.Option("--transport", help=TRANSPORT_HELP)] = DEFAULT_TRANSPORT,
 ) -> None:
     """Stream kernel-audit records of the syscalls the rules select (default: built-in user-activity rules)."""
     try:

@@ -13,6 +13,7 @@ import json
 import time
 from typing import IO, List, Optional, Tuple
 
+from tracer.capture import DEFAULT_TRANSPORT
 from tracer.errors import BpfauditError
 from tracer.events import SyscallEvent
 
@@ -29,7 +30,7 @@ class LiveSource:
     kernel_audit = True  # kernel audit's counters describe the same moment
 
     def __init__(self, ruleset: object = None, rules: str = "", pid: Optional[int] = None,
-                 transport: str = "perf-ring"):
+                 transport: str = DEFAULT_TRANSPORT):
         self.ruleset = ruleset
         self.pid = pid
         self.capture_transport = transport  # CaptureOptions.transport (self.transport: how the header names it)
