@@ -64,6 +64,12 @@ RAW_TRACEPOINT_PROBE(sys_enter)
 	sc = syscall_entry(BA_ABI_NATIVE, id);
 	if (!sc || (!(sc->flags & BA_SC_LISTED) && !cfg->selfcheck))
 		return 0;
+	/* and one load more for a task whose auid no candidate rule accepts (the
+	 * stock rules' "auid>=1000 auid!=unset" against every daemon) */
+	void *task = current_task();
+
+	if (btf_u32(task, BA_OFF_TASK_LOGINUID) - sc->auid_lo > sc->auid_hi - sc->auid_lo && !cfg->selfcheck)
+		return 0;
 
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
@@ -74,7 +80,6 @@ RAW_TRACEPOINT_PROBE(sys_enter)
 			selfcheck_fill(cfg);
 		return 0;
 	}
-	void *task = current_task();
 	__u32 abi = task_abi(task);
 	sc = syscall_entry(abi, id);
 	if (!sc || !sc->nrules)

@@ -132,7 +132,14 @@ struct ba_syscall {
 	__u8 path_arg[2];	/* argument index of a pathname, BA_NO_PATH if none */
 	__u32 slots;		/* bit per BA_SLOT_* the candidate rules compare */
 	__u8 rule[32];		/* rule indices (BA_MAX_CANDIDATES) */
+	/*
+	 * In the native entry: every candidate rule of this number, in either
+	 * ABI, requires an auid in [auid_lo, auid_hi] (0 and 0xffffffff: no such
+	 * bound), so sys_enter rejects a task outside it on one load.
+	 */
+	__u32 auid_lo;
+	__u32 auid_hi;
 };
-_Static_assert(sizeof(struct ba_syscall) == 40, "ba_syscall size");
+_Static_assert(sizeof(struct ba_syscall) == 48, "ba_syscall size");
 
 #endif /* BPFAUDIT_RULES_H */

@@ -91,6 +91,36 @@ def pack_prefix(name: str, words, masks) -> int:
     return len(raw)
 
 
+def auid_bounds(rule: KernelRule) -> Optional[Tuple[int, int]]:
+    """[lo, hi] that the rule's auid fields confine a matching task's auid to ((0, U32): none);
+    None when no auid passes them. Only plain ranges and excluded end points narrow it (the
+    stock `auid>=1000 -F auid!=unset` is [1000, 0xfffffffe]); anything else counts as no bound."""
+    L = layout()
+    lo, hi = 0, U32
+    for f in rule.fields:
+        if f.type != L.BA_F_LOGINUID:
+            continue
+        _slot, negate, mask, flo, fhi = encode_check(f)
+        if mask != U32:
+            continue
+        if not negate:
+            lo, hi = max(lo, flo), min(hi, fhi)
+        elif flo == fhi == hi:
+            hi -= 1
+        elif flo == fhi == lo:
+            lo += 1
+    return (lo, hi) if lo <= hi else None
+
+
+def _auid_gate(rules: Sequence[KernelRule], cands: Sequence[int]) -> Tuple[int, int]:
+    """The smallest range holding every auid some candidate rule accepts (a rule no auid passes
+    adds nothing; when that is all of them the whole range, as the check cannot say "none")."""
+    bounds = [b for b in (auid_bounds(rules[i]) for i in cands) if b is not None]
+    if not bounds:
+        return 0, U32
+    return min(b[0] for b in bounds), max(b[1] for b in bounds)
+
+
 def _abis_of(rule: KernelRule) -> Set[int]:
     """ABIs a rule can match: an `arch=` equality narrows it, as no other ABI can pass it."""
     L = layout()
@@ -162,15 +192,21 @@ def build_tables(rules: Sequence[KernelRule], only_syscalls: Optional[Set[str]] 
             e.path_arg[0] = paths[0] if len(paths) > 0 else L.BA_NO_PATH
             e.path_arg[1] = paths[1] if len(paths) > 1 else L.BA_NO_PATH
             e.flags = L.BA_SC_CHANGES_CREDS if meta in CHANGES_CREDS else 0
+            e.auid_lo, e.auid_hi = 0, U32
             if any(rules[i].path_name is not None for i in cands):
                 e.flags |= L.BA_SC_PATH_RULES
             entries[abi * nr_max + nr] = e
     # sys_enter's first test reads only the native entry of a number: it says
     # whether any ABI lists the number (an entry without rules where only compat does)
+    # ...and the auid range sys_enter checks before anything else: over both ABIs' candidates
     for key in list(entries):
         native = key % nr_max
         if native not in entries:
             entries[native] = Syscall()
             entries[native].path_arg[0] = entries[native].path_arg[1] = L.BA_NO_PATH
         entries[native].flags |= L.BA_SC_LISTED
+    for native in [k for k in entries if k < nr_max]:
+        cands = [e.rule[j] for e in (entries[native], entries.get(nr_max + native)) if e is not None
+                 for j in range(e.nrules)]
+        entries[native].auid_lo, entries[native].auid_hi = _auid_gate(rules, cands)
     return Tables(packed, entries)

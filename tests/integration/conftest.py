@@ -31,14 +31,15 @@ def set_loginuid(auid: int):
     return apply
 
 
-def fed_workload(ruleset, binary, lines: List[str]):
-    """Runs `binary` in a login session (auid 1000) under a capture of `ruleset`, feeding it
-    `lines` on stdin (its calls; it answers "done"), and returns (its pid, events, losses)."""
+def fed_workload(ruleset, binary, lines: List[str], auid: Optional[int] = 1000):
+    """Runs `binary` in a login session (auid 1000; None: no session, auid unset) under a capture
+    of `ruleset`, feeding it `lines` on stdin (its calls; it answers "done"), and returns
+    (its pid, events, losses)."""
     from tracer.capture import CaptureOptions, open_capture
 
     with open_capture(CaptureOptions(rules=ruleset, wakeup_events=1)) as cap:
         proc = subprocess.Popen([str(binary)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                preexec_fn=set_loginuid(1000))
+                                preexec_fn=set_loginuid(auid) if auid is not None else None)
         proc.stdin.write("".join(line + "\n" for line in lines) + "\n")
         proc.stdin.flush()
         assert proc.stdout.readline().strip() == "done"

@@ -177,3 +177,28 @@ def test_comm_filter_keeps_only_the_named_task_and_records_its_name():
         got = {(pids.get(str(e.pid)), e.comm) for e in events if e.syscall_name == "getppid"}
         assert got == {(wanted, wanted[:15])}, (wanted, got)
         assert sum(e.syscall_name == "getppid" for e in events) >= 5
+
+
+def test_tasks_outside_every_candidates_auid_range_stop_at_the_first_check():
+    # the stock pattern: only login sessions count; an unset or too-low auid never reaches rule
+    # evaluation (the enter_candidates counter), a login session's calls are recorded
+    me = os.getpid()
+    rules = parse_text(f"-a always,exit -F arch=b64 -S getppid -F ppid={me} -F auid>=1000 -F auid!=unset -k s")
+    prog = "import os; [os.getppid() for _ in range(50)]; print(os.getpid())"
+    with open_capture(CaptureOptions(rules=rules, wakeup_events=1)) as cap:
+        before = cap.counters()["enter_candidates"]
+        outsiders = [subprocess.run(["python3", "-c", prog], check=True, capture_output=True, text=True,
+                                    preexec_fn=pre).stdout.strip() for pre in (None, set_loginuid(999))]
+        candidates = cap.counters()["enter_candidates"] - before
+        member = subprocess.run(["python3", "-c", prog], check=True, capture_output=True, text=True,
+                                preexec_fn=set_loginuid(1000)).stdout.strip()
+        events = []
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            events += cap.poll(100)
+    got = {str(e.pid) for e in events if e.syscall_name == "getppid"}
+    assert got == {member}, (got, outsiders)
+    assert sum(str(e.pid) == member for e in events) >= 50
+    # other processes' getppid calls may count (this test's own are rejected by ppid, not auid),
+    # but not the outsiders' 100: they never got past the auid range
+    assert candidates < 50, candidates

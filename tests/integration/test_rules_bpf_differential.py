@@ -61,14 +61,16 @@ _BIN = {}
 
 # No shrinking: every example loads BPF, so shrinking takes many minutes; a
 # failure prints its rules, which is what is needed to reproduce it.
-@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck),
+@settings(max_examples=14, deadline=None, suppress_health_check=list(HealthCheck),
           phases=[Phase.explicit, Phase.reuse, Phase.generate])
-@given(rules=rulesets, args=calls)
-def test_bpf_decides_as_the_reference_evaluator(tmp_path_factory, rules, args):
+# the caller's auid too: sys_enter rejects a task outside the candidates' auid range first
+@given(rules=rulesets, args=calls, caller_auid=st.sampled_from([1000, 1000, 0, 999, 1001, None]))
+def test_bpf_decides_as_the_reference_evaluator(tmp_path_factory, rules, args, caller_auid):
     binary = _BIN.get("b") or _BIN.setdefault("b", _build(tmp_path_factory))
     text = "\n".join(_rule_text(i, action, fields) for i, (action, fields) in enumerate(rules))
     ruleset = parse_text(text, "random.rules")
-    pid, events, losses = fed_workload(ruleset, binary, [f"{a:x} {b:x} {c:x} {d:x}" for a, b, c, d in args])
+    pid, events, losses = fed_workload(ruleset, binary, [f"{a:x} {b:x} {c:x} {d:x}" for a, b, c, d in args],
+                                       auid=caller_auid)
     got = Counter((tuple(e.args[:4]), e.key) for e in events if e.pid == pid and e.syscall_name == "getppid")
 
     with open("/proc/self/status") as f:
@@ -76,7 +78,7 @@ def test_bpf_decides_as_the_reference_evaluator(tmp_path_factory, rules, args):
     want = Counter()
     for a in args:
         event = SimpleNamespace(
-            syscall=110, arch=AUDIT_ARCH_X86_64, args=list(a), auid=1000, uid=int(status["Uid"][0]),
+            syscall=110, arch=AUDIT_ARCH_X86_64, args=list(a), auid=0xFFFFFFFF if caller_auid is None else caller_auid, uid=int(status["Uid"][0]),
             euid=int(status["Uid"][1]), gid=int(status["Gid"][0]), pid=pid, ppid=os.getpid(),
             exit=os.getpid(), success=True, exe=str(binary), paths=[],
         )

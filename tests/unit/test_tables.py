@@ -13,7 +13,7 @@ from tracer.filters import FieldCheck, KernelRule
 from tracer.layout import layout
 from tracer.syscall_meta import CHANGES_CREDS, NEVER_RETURN, PATH_ARGS
 from tracer.syscall_table import AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, syscall_number, syscall_table
-from tracer.tables import build_tables, check_matches, encode_check, field_slot, pack_prefix
+from tracer.tables import auid_bounds, build_tables, check_matches, encode_check, field_slot, pack_prefix
 
 L = layout()
 U32 = 0xFFFFFFFF
@@ -318,3 +318,36 @@ def test_each_syscall_entry_names_the_value_slots_its_candidate_rules_compare():
     getppid, openat = t.syscalls[110], t.syscalls[257]
     assert getppid.slots == (1 << L.BA_SLOT_AUID) | (1 << L.BA_SLOT_EUID) | (1 << L.BA_SLOT_PPID)
     assert openat.slots == (1 << L.BA_SLOT_EUID) | (1 << L.BA_SLOT_PPID)
+
+
+def auid(op, value):
+    return FieldCheck(L.BA_F_LOGINUID, op, value)
+
+
+def test_auid_bounds_of_the_stock_pattern_and_what_does_not_narrow():
+    stock = [auid(L.BA_OP_GE, 1000), auid(L.BA_OP_NE, U32)]
+    assert auid_bounds(rule(["openat"], stock)) == (1000, U32 - 1)
+    assert auid_bounds(rule(["openat"], stock[::-1])) == (1000, U32 - 1)  # order does not matter
+    assert auid_bounds(rule(["openat"], [auid(L.BA_OP_EQ, 0)])) == (0, 0)
+    assert auid_bounds(rule(["openat"], [auid(L.BA_OP_NE, 500)])) == (0, U32)  # a hole: not a range
+    assert auid_bounds(rule(["openat"], [auid(L.BA_OP_BITMASK, 1)])) == (0, U32)
+    assert auid_bounds(rule(["openat"], [FieldCheck(L.BA_F_UID, L.BA_OP_GE, 1000)])) == (0, U32)
+    assert auid_bounds(rule(["openat"], [auid(L.BA_OP_EQ, 5), auid(L.BA_OP_EQ, 6)])) is None
+
+
+def test_the_native_entry_gates_on_the_hull_of_both_abis_candidates():
+    b32 = FieldCheck(L.BA_F_ARCH, L.BA_OP_EQ, L.BA_AUDIT_ARCH_I386)
+    t = build_tables([
+        rule(["openat"], [auid(L.BA_OP_GE, 1000), auid(L.BA_OP_NE, U32)]),
+        rule(["openat"], [auid(L.BA_OP_EQ, 0)]),
+        rule([nr("unlink")], [b32, auid(L.BA_OP_GE, 2000)]),  # compat only: the native placeholder gates
+        rule(["getppid"], [auid(L.BA_OP_GE, 1000)]), rule(["getppid"]),  # one rule without a bound
+    ])
+    entry = lambda n: t.syscalls[NATIVE * NR + n]  # noqa: E731
+    assert (entry(nr("openat")).auid_lo, entry(nr("openat")).auid_hi) == (0, U32 - 1)
+    assert (entry(nr("unlink")).auid_lo, entry(nr("unlink")).auid_hi) == (2000, U32)
+    assert (entry(nr("getppid")).auid_lo, entry(nr("getppid")).auid_hi) == (0, U32)
+    # the gate is sys_enter's unsigned range test: what a candidate accepts passes, unset does not
+    e = entry(nr("openat"))
+    passes = {a: (a - e.auid_lo) % 2**32 <= e.auid_hi - e.auid_lo for a in (0, 999, 1000, U32 - 1, U32)}
+    assert passes == {0: True, 999: True, 1000: True, U32 - 1: True, U32: False}  # a hull: 999 too
