@@ -27,7 +27,7 @@ class Settings:
     reps: int = 7
     seconds: float = 0.8  # per S1/S2 run
     s3_seconds: float = 2.0  # per S3 step
-    s4_reps: int = 3  # a make takes seconds: fewer rounds
+    s4_reps: int = 7  # as many rounds as the others: a make's wall time varies by a third between runs
     quiet_timeout: float = 20.0  # wait this long before a run for other syscall tracers to leave
     s5_seconds: float = 30.0  # per S5 configuration
     s5_rate: Optional[float] = None  # None: 3x the S3 ceiling (this run's, or a short search's)
