@@ -72,7 +72,7 @@ RAW_TRACEPOINT_PROBE(sys_enter)
 		return 0;
 
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
+	__u32 tgid = pid_tgid >> 32;
 
 	/* the tracer's own syscalls first: tracing them would feed back */
 	if (tgid == cfg->self_tgid) {
@@ -137,7 +137,7 @@ RAW_TRACEPOINT_PROBE(sys_enter)
 	rec->args[4] = c->args[4];
 	rec->args[5] = c->args[5];
 	read_paths(rec, sc);
-	__u32 bucket = tid & (BA_INFLIGHT_BUCKETS - 1);
+	__u32 bucket = inflight_bucket(regs);
 	__u32 *pending = inflight.lookup(&bucket);
 	if (pending)
 		__sync_fetch_and_add(pending, 1);
@@ -148,12 +148,12 @@ RAW_TRACEPOINT_PROBE(sys_enter)
 /* ctx->args: (struct pt_regs *regs, long ret) */
 RAW_TRACEPOINT_PROBE(sys_exit)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 zero = 0, bucket = (__u32)pid_tgid & (BA_INFLIGHT_BUCKETS - 1);
+	__u32 zero = 0, bucket = inflight_bucket((void *)ctx->args[0]);
 	__u32 *pending = inflight.lookup(&bucket);
 
 	if (!pending || !*pending)
 		return 0;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct ba_record *rec = stash.task_storage_get(current_task(), 0, 0);
 	struct ba_config *cfg;
 	struct ba_syscall *sc;

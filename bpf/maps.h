@@ -16,13 +16,24 @@ BPF_ARRAY(syscalls, struct ba_syscall, BA_NR_ABIS * BA_NR_SYSCALLS);
 /* per-CPU traffic and loss counters, BA_CNT_* */
 BPF_PERCPU_ARRAY(counters, __u64, BA_NR_COUNTERS);
 /*
- * Threads with a stashed syscall, counted by tid bucket: sys_exit of any
+ * Threads with a stashed syscall, counted by bucket (inflight_bucket()): sys_exit of any
  * other thread stops at one array read instead of a storage lookup. A
  * collision or a thread killed inside a syscall only makes its bucket pay
  * that lookup; it never hides a stashed call.
  */
 #define BA_INFLIGHT_BUCKETS 65536
 BPF_ARRAY(inflight, __u32, BA_INFLIGHT_BUCKETS);
+
+/*
+ * A thread's bucket, from the pt_regs pointer both raw tracepoints get for
+ * free: the saved registers sit at the top of the thread's own kernel stack
+ * (16 KiB, 16 KiB-aligned), the same address at sys_enter and sys_exit of a
+ * call and distinct between live threads. No helper call, unlike the tid.
+ */
+static __always_inline __u32 inflight_bucket(void *regs)
+{
+	return (__u32)((unsigned long)regs >> 14) & (BA_INFLIGHT_BUCKETS - 1);
+}
 /* sys_enter -> sys_exit: the record, in the thread's own task storage
  * (freed with the thread; BA_REC_PENDING marks a syscall in flight) */
 BPF_TASK_STORAGE(stash, struct ba_record);
