@@ -81,7 +81,8 @@ RAW_TRACEPOINT_PROBE(sys_enter)
 		return 0;
 	}
 	__u32 abi = task_abi(task);
-	sc = syscall_entry(abi, id);
+	if (abi != BA_ABI_NATIVE)	/* the native entry is the one read above */
+		sc = syscall_entry(abi, id);
 	if (!sc || !sc->nrules)
 		return 0;
 	count(BA_CNT_ENTER_CANDIDATES);
