@@ -10,6 +10,7 @@ import pytest
 
 import tracer.reader as reader_mod
 from tracer.filters import KernelRule
+from tracer.formats import jsonl
 from tracer.layout import layout
 from tracer.reader import RecordDecoder
 from tracer.syscall_table import AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, syscall_number
@@ -284,7 +285,7 @@ def test_a_batch_decodes_as_its_records_one_by_one():
     one, batch = RecordDecoder(RULES), RecordDecoder(RULES)
     singles = [e for e in (one.decode(1, r) for r in raws) if e is not None]
     events = batch.decode_batch(1, raws)
-    strip = lambda e: {**e.to_json_dict(), "time": round(e.time, 3)}  # noqa: E731
+    strip = lambda e: {**jsonl.to_json_dict(e), "time": round(e.time, 3)}  # noqa: E731
     assert [strip(e) for e in events] == [strip(e) for e in singles]
     assert len(events) == 4 and events[3].comm == "" and events[3].tty == "(none)"
     for dec in (one, batch):
@@ -348,7 +349,7 @@ def test_a_uniform_chunk_decodes_as_its_samples_one_by_one(case):
     singles = [e for e in (one.decode(1, chunk[i + 12 : i + stride]) for i in range(0, len(chunk), stride))
                if e is not None]
     events = batch.decode_uniform(1, chunk, stride, SAMPLE_DATA_OFFSET)
-    strip = lambda e: {**e.to_json_dict(), "time": round(e.time, 3)}  # noqa: E731
+    strip = lambda e: {**jsonl.to_json_dict(e), "time": round(e.time, 3)}  # noqa: E731
     assert [strip(e) for e in events] == [strip(e) for e in singles]
     assert (batch.delivered, batch.malformed, batch.seq_gaps) == (one.delivered, one.malformed, one.seq_gaps)
     assert batch.delivered == len(raws)

@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from tracer import cli
 from tracer.commands import top
+from tracer.formats import jsonl
 
 root = cli.app  # the real composition of command apps
 
@@ -18,7 +19,7 @@ runner = CliRunner()
 def test_replay_prints_the_final_screen(tmp_path):
     path = tmp_path / "t.jsonl"
     path.write_text("".join(
-        json.dumps(event(t=T0 + i * 0.5, name="unlinkat", auid=1000, serial=i).to_json_dict()) + "\n"
+        json.dumps(jsonl.to_json_dict(event(t=T0 + i * 0.5, name="unlinkat", auid=1000, serial=i))) + "\n"
         for i in range(6)))
     result = runner.invoke(root, ["top", "--replay", str(path), "--speed", "0"])
     assert result.exit_code == 0, result.output

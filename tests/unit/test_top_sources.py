@@ -7,19 +7,20 @@ import pytest
 from top_fakes import T0, event
 
 from tracer.errors import BpfauditError
+from tracer.formats import jsonl
 from tracer.top.sources import ReplaySource, parse_record
 
 
 def write_trace(path, events):
     with open(path, "w") as f:
         for ev in events:
-            f.write(json.dumps(ev.to_json_dict()) + "\n")  # what trace --format json writes
+            f.write(json.dumps(jsonl.to_json_dict(ev)) + "\n")  # what trace --format json writes
 
 
 def test_round_trip_of_a_json_line_drops_duration_ns():
     ev = event(name="unlinkat", ok=False, exit=-2, key="k", path="/tmp/x")
     ev.enter_ns, ev.exit_ns = 100, 350
-    obj = ev.to_json_dict()
+    obj = jsonl.to_json_dict(ev)
     assert obj["duration_ns"] == 250
     assert parse_record(json.dumps(obj), "f:1") == ev
 
@@ -55,7 +56,7 @@ def test_paced_replay_follows_the_recorded_timestamps(tmp_path):
 
 def test_blank_lines_and_unknown_keys_are_tolerated(tmp_path):
     path = tmp_path / "trace.jsonl"
-    obj = event().to_json_dict()
+    obj = jsonl.to_json_dict(event())
     obj["added_in_a_later_version"] = 1
     path.write_text("\n" + json.dumps(obj) + "\n\n")
     with ReplaySource(str(path), speed=0) as src:
@@ -69,7 +70,7 @@ def test_blank_lines_and_unknown_keys_are_tolerated(tmp_path):
 ])
 def test_bad_lines_name_the_file_and_line(tmp_path, line, needle):
     path = tmp_path / "trace.jsonl"
-    path.write_text(json.dumps(event().to_json_dict()) + "\n" + line + "\n")
+    path.write_text(json.dumps(jsonl.to_json_dict(event())) + "\n" + line + "\n")
     with pytest.raises(BpfauditError) as err:
         with ReplaySource(str(path), speed=0) as src:
             while not src.finished:

@@ -16,8 +16,8 @@ from typing import IO, List, Optional, Tuple
 from tracer.capture import DEFAULT_TRANSPORT
 from tracer.errors import BpfauditError
 from tracer.events import SyscallEvent
+from tracer.formats import jsonl
 
-_FIELDS = {f.name for f in dataclasses.fields(SyscallEvent)}
 _REQUIRED = {
     f.name for f in dataclasses.fields(SyscallEvent)
     if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
@@ -86,10 +86,10 @@ def parse_record(line: str, where: str) -> SyscallEvent:
         missing = sorted(_REQUIRED - obj.keys()) if isinstance(obj, dict) else ["(not an object)"]
         raise BpfauditError(f"{where}: not a bpfaudit record (missing {', '.join(missing[:4])}); "
                             "--replay reads the output of `bpfaudit trace --format json`")
-    # duration_ns is derived, and later versions may add fields: keep ours.
+    # duration_ns is derived, and later versions may add fields: from_json_dict keeps ours.
     try:
-        return SyscallEvent(**{k: v for k, v in obj.items() if k in _FIELDS})
-    except TypeError as err:
+        return jsonl.from_json_dict(obj)
+    except (TypeError, ValueError) as err:
         raise BpfauditError(f"{where}: bad record ({err})") from None
 
 
