@@ -3,15 +3,18 @@
  * bpfaudit: kernel-audit-style syscall records from the sys_enter/sys_exit
  * raw tracepoints (raw_syscalls; raw: no per-event argument copy, the
  * cheaper of the two by scripts/bench's probes). sys_enter filters and
- * stashes what sys_exit needs; sys_exit finishes the rule decision and
- * submits the whole syscall as one sample.
+ * stashes what sys_exit needs; sys_exit finishes the rule decision,
+ * assembles the whole audit event (record.h: the SYSCALL fields and every
+ * item) and submits it as one sample. sched_process_exec (exec.h) keeps an
+ * exec's own name and argc for its sys_exit.
  */
 #include "record.h"
 #include "rules.h"
 #include "maps.h"
 #include "task.h"
 #include "filter.h"
-#include "paths.h"
+#include "items.h"
+#include "exec.h"
 #include "regs.h"
 
 static __always_inline struct ba_syscall *syscall_entry(__u32 abi, long id)
@@ -54,6 +57,7 @@ RAW_TRACEPOINT_PROBE(sys_enter)
 	__u32 zero = 0;
 	struct ba_config *cfg = config.lookup(&zero);
 	struct ba_syscall *sc;
+	struct ba_stash *st;
 	struct ba_record *rec;
 	long id = ctx->args[1];
 
@@ -117,11 +121,12 @@ RAW_TRACEPOINT_PROBE(sys_enter)
 			return 0;
 	}
 
-	rec = stash.task_storage_get(task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!rec) {
+	st = stash.task_storage_get(task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!st) {
 		count(BA_CNT_STASH_FULL);
 		return 0;
 	}
+	rec = &st->rec;
 	if (!c->have_args)
 		read_args(c, regs, abi);
 	rec->enter_ns = bpf_ktime_get_ns();
@@ -137,7 +142,8 @@ RAW_TRACEPOINT_PROBE(sys_enter)
 	rec->args[3] = c->args[3];
 	rec->args[4] = c->args[4];
 	rec->args[5] = c->args[5];
-	read_paths(rec, sc);
+	if (sc->path_arg[0] < BA_NARGS)
+		stash_pwd(st, task);
 	__u32 bucket = inflight_bucket(regs);
 	__u32 *pending = inflight.lookup(&bucket);
 	if (pending)
@@ -155,17 +161,25 @@ RAW_TRACEPOINT_PROBE(sys_exit)
 	if (!pending || !*pending)
 		return 0;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct ba_record *rec = stash.task_storage_get(current_task(), 0, 0);
+	void *task = current_task();
+	struct ba_stash *st = stash.task_storage_get(task, 0, 0);
+	struct ba_record *rec;
 	struct ba_config *cfg;
 	struct ba_syscall *sc;
+	union ba_evbuf *ev;
+	struct ba_exec *x;
+	struct ba_asm *a;
+	int named = 0;
 	__u64 *seq;
 	long ret;
 
-	if (!rec || !(rec->flags & BA_REC_PENDING))
+	if (!st || !(st->rec.flags & BA_REC_PENDING))
 		return 0;
+	rec = &st->rec;
 	cfg = config.lookup(&zero);
 	sc = syscall_entry(rec->abi & 1, rec->syscall);
-	if (!cfg || !sc)
+	ev = event_buffer();
+	if (!cfg || !sc || !ev)
 		goto out;
 	ret = ctx->args[1];
 	rec->exit = ret;
@@ -173,12 +187,16 @@ RAW_TRACEPOINT_PROBE(sys_exit)
 
 	/* identity as the kernel reports it: at exit */
 	struct eval_ctx *c = new_eval_ctx(sc);
-	void *task = current_task();
 
 	if (!c)
 		goto out;
 	struct ba_ids *ids = &c->ids;
 	read_ids(task, rec->abi & 1, ids, BA_SLOTS_ALL, pid_tgid);
+	x = exec_entry(sc, ret, pid_tgid);
+	a = &c->a;
+	a->off = BA_RECORD_HDR_SIZE;
+	a->n_items = a->cut = 0;
+	a->named = 0;
 
 	if (!(rec->flags & BA_REC_DECIDED)) {
 		set_ids(c, ids);
@@ -186,10 +204,12 @@ RAW_TRACEPOINT_PROBE(sys_exit)
 		set_exit(c, ret);
 		c->start = rec->rule;
 		if (sc->flags & BA_SC_PATH_RULES) {
-			retry_faulted_paths(rec, sc);
-			path_states(c, rec);
+			/* the names first: the path=/dir= test looks at them */
+			put_names(ev, a, rec, sc, c, x);
+			named = 1;
+			path_states(c, ev);
 		}
-		eval_rules(c, sc, rec);
+		eval_rules(c, sc, named ? ev : NULL);
 		if (c->result < 0)
 			goto out;
 		if (c->userspace)
@@ -204,7 +224,27 @@ RAW_TRACEPOINT_PROBE(sys_exit)
 		goto out;
 
 	fill_identity(task, ids, rec, pid_tgid);
-	retry_faulted_paths(rec, sc);
+
+	/* the items, in kernel audit's record order (user space keeps it) */
+	void *mm = btf_ptr(task, BA_OFF_TASK_MM);
+	__u64 root_d, root_mnt;
+
+	task_root(task, &root_d, &root_mnt);
+	if (!named && sc->path_arg[0] < BA_NARGS)
+		put_names(ev, a, rec, sc, c, x);
+	if (x)
+		put_execve(ev, a, mm, x->argc);
+	if (sc->sock_mode)
+		put_sockaddr(ev, a, rec, sc, ret);
+	if (a->named)
+		put_cwd(ev, a, st, root_d, root_mnt);
+	put_exe(ev, a, mm, root_d, root_mnt);
+	put_proctitle(ev, a, st, mm);
+	if (x) {
+		__u32 tid = (__u32)pid_tgid;
+
+		execs.delete(&tid);
+	}
 
 	/* the per-CPU count of emitted records is the record's sequence number */
 	__u32 idx = BA_CNT_EMITTED;
@@ -213,17 +253,22 @@ RAW_TRACEPOINT_PROBE(sys_exit)
 		goto out;
 	rec->seq = *seq;
 	(*seq)++;
-	/* only the bytes in use: no path, one path (its length), or both slots */
-	__u32 size = sizeof(*rec);
-	if (rec->n_paths == 0) {
-		size = BA_RECORD_HDR_SIZE;
-	} else if (rec->n_paths == 1) {
-		__u32 len = rec->path_len[0];
-
-		if (len > BA_PATH_LEN)
-			len = BA_PATH_LEN;
-		size = BA_RECORD_HDR_SIZE + len;
+	if (a->cut) {
+		rec->flags |= BA_REC_CUT;
+		count(BA_CNT_CUT);
 	}
+	__u32 size = a->off;
+
+	if (size > BA_EVENT_MAX)
+		size = BA_EVENT_MAX;
+	/* the verifier loses the clamp above in the compiled code: bound it again */
+	asm volatile("" : "+r"(size));
+	size &= 2 * BA_EVENT_MAX - 1;
+	rec->size = size;
+	rec->n_items = a->n_items;
+	rec->version = BA_SCHEMA_VERSION;
+	ev->hdr = *rec;
+	rec->flags &= ~BA_REC_CUT;
 #ifdef BA_RINGBUF
 	/* no wake-up but every BA_RINGBUF_WAKEUP-th record of a CPU (a power of
 	 * two; 0: never): the consumer drains on its timer */
@@ -231,14 +276,14 @@ RAW_TRACEPOINT_PROBE(sys_exit)
 
 	if (BA_RINGBUF_WAKEUP && (rec->seq & (BA_RINGBUF_WAKEUP - 1)) == BA_RINGBUF_WAKEUP - 1)
 		wake = BPF_RB_FORCE_WAKEUP;
-	int err = events.ringbuf_output(rec, size, wake);
+	int err = events.ringbuf_output(ev, size, wake);
 #else
-	int err = events.perf_submit(ctx, rec, size);
+	int err = events.perf_submit(ctx, ev, size);
 #endif
 	if (err)
 		count(BA_CNT_SUBMIT_FAILED);
 out:
-	rec->flags &= ~BA_REC_PENDING;
+	rec->flags &= ~(BA_REC_PENDING | BA_REC_USERSPACE_CHECK);
 	__sync_fetch_and_add(pending, -1);
 	return 0;
 }

@@ -17,6 +17,19 @@ struct ba_ids {
 	__u32 cred[8];	/* uid gid suid sgid euid egid fsuid fsgid */
 };
 
+/*
+ * Where sys_exit is in assembling one event (items.h). In map memory: in
+ * registers, each item present or absent would be its own verifier state, and
+ * their combinations multiply; loaded from memory they all look alike.
+ */
+struct ba_asm {
+	__u32 off;		/* next item's offset */
+	__u16 n_items;
+	__u16 cut;		/* some item has flags */
+	__u32 named;		/* some name was read: kernel audit then writes CWD */
+	__u32 pad;
+};
+
 struct eval_ctx {
 	/* the identity read for this syscall; in map memory, not on the stack,
 	 * so that paths which read different parts of it look alike to the verifier */
@@ -36,7 +49,9 @@ struct eval_ctx {
 	/* per path slot, for path=/dir= prefix tests at exit (filter.h path_states) */
 	__u32 path_cmp[2];	/* 1: an absolute name in normal form: compared */
 	__u32 path_maybe[2];	/* 1: an absolute name with // or /. in it: user space decides */
-	__u32 path_strlen[2];
+	__u32 path_strlen[2];	/* bytes of each name (items.h put_names); 0: none */
+	__u32 path_off[2];	/* where each name is in the event buffer */
+	struct ba_asm a;	/* the event being assembled at sys_exit */
 };
 
 #endif /* BPFAUDIT_EVAL_CTX_H */

@@ -116,30 +116,36 @@ static __always_inline __u64 nonzero(__u64 v)
 	return (v | (0 - v)) >> 63;
 }
 
+/* names longer than this are left to user space's path=/dir= test */
+#define BA_PATH_SCAN 256
+
 /*
  * What the path=/dir= test can tell of a path slot (user space's _path_match
  * in tracer/rules/evaluate.py is the reference): an empty or relative name
  * matches no rule; an absolute one without "//" or "/." is its own normal
  * form but for a trailing "/", so it can match only a name it starts with;
- * any other absolute name is left to user space.
+ * any other absolute name, or one longer than BA_PATH_SCAN, is left to user space.
  */
-static __always_inline void path_state(struct eval_ctx *c, struct ba_record *rec, __u32 slot)
+static __always_inline void path_state(struct eval_ctx *c, union ba_evbuf *ev, __u32 slot)
 {
-	__u32 n = slot < rec->n_paths ? rec->path_len[slot & 1] : 0;
-	__u32 len = n ? n - 1 : 0;	/* path_len counts the NUL */
+	__u32 len = c->path_strlen[slot & 1];
+	__u32 at = c->path_off[slot & 1];
 	__u64 bad = 0;
 
 	c->path_cmp[slot] = 0;
 	c->path_maybe[slot] = 0;
-	c->path_strlen[slot] = len;
-	if (!len || len >= BA_PATH_LEN || rec->path[slot * BA_PATH_LEN] != '/')
+	if (!len || ev->buf[at & BA_EV_MASK] != '/')
 		return;
+	if (len >= BA_PATH_SCAN) {
+		c->path_maybe[slot] = 1;
+		return;
+	}
 #pragma clang loop unroll(disable)
-	for (__u32 k = 0; k < BA_PATH_LEN / 8; k++) {
+	for (__u32 k = 0; k < BA_PATH_SCAN / 8; k++) {
 		if (k * 8 >= len)
 			break;
-		__u64 x = *(__u64 *)&rec->path[slot * BA_PATH_LEN + k * 8];
-		__u64 next = k + 1 < BA_PATH_LEN / 8 ? *(__u64 *)&rec->path[slot * BA_PATH_LEN + k * 8 + 8] : 0;
+		__u64 x = *(__u64 *)&ev->buf[(at + k * 8) & BA_EV_MASK];
+		__u64 next = *(__u64 *)&ev->buf[(at + k * 8 + 8) & BA_EV_MASK];
 		__u64 y = (x >> 8) | (next << 56);	/* each byte's successor */
 		/* a byte of z is 0 where x holds '/' and its successor '/' or '.' */
 		__u64 z = (x ^ BA_BYTES('/')) | ((y | BA_BYTES(1)) ^ BA_BYTES('/'));
@@ -157,14 +163,15 @@ static __always_inline void path_state(struct eval_ctx *c, struct ba_record *rec
 
 /* 1 if slot's name starts with the rule's prefix; branch-free, like the fields */
 static __always_inline __u64 path_starts_with(struct ba_rule *r, struct eval_ctx *c,
-					      struct ba_record *rec, __u32 slot)
+					      union ba_evbuf *ev, __u32 slot)
 {
 	/* shorter than the prefix: a difference however the bytes compare */
 	__u64 diff = ((__u64)c->path_strlen[slot] - (__u64)r->prefix_len) >> 63;
+	__u32 at = c->path_off[slot];
 
 #pragma unroll
 	for (int k = 0; k < BA_PREFIX_LEN / 8; k++) {
-		__u64 x = *(__u64 *)&rec->path[slot * BA_PATH_LEN + k * 8];
+		__u64 x = *(__u64 *)&ev->buf[(at + k * 8) & BA_EV_MASK];
 
 		diff |= (x ^ r->prefix[k]) & r->prefix_mask[k];
 	}
@@ -173,11 +180,11 @@ static __always_inline __u64 path_starts_with(struct ba_rule *r, struct eval_ctx
 }
 
 /* 1 when no path of the syscall can satisfy the rule's path=/dir= name */
-static __always_inline __u32 path_excludes(struct ba_rule *r, struct eval_ctx *c, struct ba_record *rec)
+static __always_inline __u32 path_excludes(struct ba_rule *r, struct eval_ctx *c, union ba_evbuf *ev)
 {
 	__u64 may = c->path_maybe[0] | c->path_maybe[1] |
-		    (c->path_cmp[0] & path_starts_with(r, c, rec, 0)) |
-		    (c->path_cmp[1] & path_starts_with(r, c, rec, 1));
+		    (c->path_cmp[0] & path_starts_with(r, c, ev, 0)) |
+		    (c->path_cmp[1] & path_starts_with(r, c, ev, 1));
 
 	asm volatile("" : "+r"(may));
 	return (__u32)(1 ^ (may & 1));
@@ -187,7 +194,7 @@ static __always_inline __u32 path_excludes(struct ba_rule *r, struct eval_ctx *c
  * Fields are checked in chunks of BA_FIELD_CHUNK, a chunk only when the rule
  * has fields there (most rules have 3 or 4): one branch per chunk, not per field.
  */
-static __always_inline int eval_rule(__u32 idx, struct eval_ctx *c, struct ba_record *rec)
+static __always_inline int eval_rule(__u32 idx, struct eval_ctx *c, union ba_evbuf *ev)
 {
 	__u32 fail = 0, unknown = 0;
 	struct ba_rule *r = rules.lookup(&idx);
@@ -204,10 +211,10 @@ static __always_inline int eval_rule(__u32 idx, struct eval_ctx *c, struct ba_re
 				eval_fields(r, c, 3 * BA_FIELD_CHUNK, &fail, &unknown);
 		}
 	}
-	/* at exit (rec set) the names are known: a path=/dir= rule none of them
+	/* at exit (ev set) the names are known: a path=/dir= rule none of them
 	 * can satisfy fails here instead of in user space */
-	if (rec && r->prefix_len)
-		fail |= path_excludes(r, c, rec);
+	if (ev && r->prefix_len)
+		fail |= path_excludes(r, c, ev);
 	if (fail)
 		return 0;
 	c->result = idx;
@@ -221,11 +228,11 @@ static __always_inline int eval_rule(__u32 idx, struct eval_ctx *c, struct ba_re
 
 /*
  * Scans the syscall's candidate rules from position c->start; sets
- * c->result and c->pos. `rec`: the stashed record at sys_exit (its names
+ * c->result and c->pos. `ev`: the event at sys_exit (its names
  * prepared by path_states()), NULL at sys_enter. A bounded loop rather than bpf_loop(): bcc 0.26
  * cannot relocate bpf_loop callbacks.
  */
-static __always_inline void eval_rules(struct eval_ctx *c, struct ba_syscall *sc, struct ba_record *rec)
+static __always_inline void eval_rules(struct eval_ctx *c, struct ba_syscall *sc, union ba_evbuf *ev)
 {
 	c->result = -1;
 	c->undecided = 0;
@@ -240,16 +247,16 @@ static __always_inline void eval_rules(struct eval_ctx *c, struct ba_syscall *sc
 		asm volatile("" : "+r"(i));
 		i &= BA_MAX_CANDIDATES - 1;
 		c->pos = i;
-		if (eval_rule(sc->rule[i], c, rec))
+		if (eval_rule(sc->rule[i], c, ev))
 			break;
 	}
 }
 
 /* the path slots' states for path_excludes(), once per record at sys_exit */
-static __always_inline void path_states(struct eval_ctx *c, struct ba_record *rec)
+static __always_inline void path_states(struct eval_ctx *c, union ba_evbuf *ev)
 {
-	path_state(c, rec, 0);
-	path_state(c, rec, 1);
+	path_state(c, ev, 0);
+	path_state(c, ev, 1);
 }
 
 #endif /* BPFAUDIT_FILTER_H */

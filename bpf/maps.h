@@ -6,6 +6,7 @@
 #include "record.h"
 #include "rules.h"
 #include "eval_ctx.h"
+#include "event.h"
 
 /* settings written by user space before attaching */
 BPF_ARRAY(config, struct ba_config, 1);
@@ -36,7 +37,16 @@ static __always_inline __u32 inflight_bucket(void *regs)
 }
 /* sys_enter -> sys_exit: the record, in the thread's own task storage
  * (freed with the thread; BA_REC_PENDING marks a syscall in flight) */
-BPF_TASK_STORAGE(stash, struct ba_record);
+BPF_TASK_STORAGE(stash, struct ba_stash);
+/* the event sys_exit assembles, one buffer per CPU (an array indexed by CPU:
+ * a per-CPU map's value is capped at 32 KiB); programs do not nest on a CPU */
+BPF_ARRAY(evbufs, union ba_evbuf, BA_NR_CPUS);
+/* the dentry walk's backwards-built path (dpath.h) */
+BPF_PERCPU_ARRAY(pathbuf, struct ba_pathbuf, 1);
+/* an exec's name and argc, from sched_process_exec to the exec's sys_exit; LRU:
+ * a thread killed between the two leaves an entry that ages out */
+BPF_TABLE("lru_hash", __u32, struct ba_exec, execs, 1024);
+BPF_PERCPU_ARRAY(execscratch, struct ba_exec, 1);
 /* rule evaluation state (filter.h); programs do not nest on a CPU */
 BPF_PERCPU_ARRAY(evalctx, struct eval_ctx, 1);
 /* identity of the tracer itself, read on request to verify offsets */

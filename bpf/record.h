@@ -12,13 +12,18 @@
 #ifndef BPFAUDIT_RECORD_H
 #define BPFAUDIT_RECORD_H
 
-#define BA_SCHEMA_VERSION 1
+#define BA_SCHEMA_VERSION 2
 
 #define BA_COMM_LEN 16
 #define BA_TTY_LEN 16
-#define BA_PATH_LEN 256
+#define BA_NAME_MAX 4096	/* PATH_MAX: names, cwd and exe up to it, as kernel audit logs them */
 #define BA_MAX_PATHS 2
 #define BA_NARGS 6
+#define BA_PROCTITLE_MAX 128	/* kernel audit's MAX_PROCTITLE_AUDIT_LEN */
+#define BA_SOCKADDR_MAX 128	/* sizeof(struct sockaddr_storage) */
+/* one event, header and items: what one submission may carry (a perf sample
+ * must stay below 64 KiB); EXECVE arguments beyond it are cut, flagged and counted */
+#define BA_EVENT_MAX 32768
 
 /* audit.h values, so records carry the kernel's own arch codes */
 #define BA_AUDIT_ARCH_X86_64 3221225534
@@ -31,10 +36,7 @@
 
 /* ba_record.flags */
 #define BA_REC_USERSPACE_CHECK 1
-#define BA_REC_PATH0_TRUNCATED 2
-#define BA_REC_PATH1_TRUNCATED 4
-#define BA_REC_PATH0_FAULT 8
-#define BA_REC_PATH1_FAULT 16
+#define BA_REC_CUT 2		/* some item was cut or could not be read (its own flags say which) */
 #define BA_REC_DECIDED 32	/* stash only: the rule was decided at sys_enter */
 #define BA_REC_PENDING 64	/* stash only: sys_enter stashed, sys_exit not yet run */
 
@@ -45,9 +47,14 @@
 #define BA_CNT_STASH_MISSING 3
 #define BA_CNT_ENTER_CANDIDATES 4
 #define BA_CNT_ENTER_STASHED 5
-#define BA_NR_COUNTERS 6
+#define BA_CNT_CUT 6		/* emitted events with an item cut or unreadable (still emitted) */
+#define BA_NR_COUNTERS 7
 
-/* One syscall, everything kernel audit's SYSCALL and PATH records carry. */
+/*
+ * One syscall: the fixed header below, then n_items items (struct ba_item),
+ * each followed by its payload padded to 8 bytes; `size` bytes in all. This
+ * is the whole audit event, submitted at once.
+ */
 struct ba_record {
 	__u64 seq;		/* per-CPU sequence number of emitted records */
 	__u64 enter_ns;		/* CLOCK_MONOTONIC at sys_enter */
@@ -70,19 +77,39 @@ struct ba_record {
 	__u32 fsgid;
 	__u32 ses;
 	__u32 cpu;
+	__u32 per;		/* personality at exit */
+	__u32 size;		/* bytes of the event: this header and its items */
 	__u16 rule;		/* index of the deciding (or first candidate) rule */
 	__u16 flags;		/* BA_REC_* */
-	__u16 path_len[2];	/* bytes of each path including the NUL, 0 if none */
-	__u8 n_paths;
+	__u16 n_items;
 	__u8 abi;		/* BA_ABI_* */
-	__u8 pad[6];
+	__u8 version;		/* BA_SCHEMA_VERSION */
 	char comm[16];
 	char tty[16];
-	char path[512];		/* BA_MAX_PATHS slots of BA_PATH_LEN; one dimension (bcc's
-			 * table decoder drops inner ones); last: short records omit it */
 };
-_Static_assert(sizeof(struct ba_record) == 704, "ba_record size");
+_Static_assert(sizeof(struct ba_record) == 192, "ba_record size");
 #define BA_RECORD_HDR_SIZE 192
+
+/* item kinds: the records kernel audit writes besides SYSCALL */
+#define BA_ITEM_PATH 1		/* a pathname argument as passed; aux: its PATH item index */
+#define BA_ITEM_CWD 2		/* the working directory at the call (calls taking a name) */
+#define BA_ITEM_EXE 3		/* mm->exe_file's path */
+#define BA_ITEM_PROCTITLE 4	/* up to BA_PROCTITLE_MAX bytes of arg_start..arg_end; aux 1: no NUL at arg_end */
+#define BA_ITEM_EXECVE 5	/* the new image's arguments, NUL-terminated; aux: argc */
+#define BA_ITEM_SOCKADDR 6	/* the address the call passed or got back; aux: the kernel's length */
+
+/* ba_item.flags */
+#define BA_ITEM_CUT 1		/* payload cut at its cap (or a path walk stopped early) */
+#define BA_ITEM_FAULT 2		/* could not be read: payload empty */
+
+struct ba_item {
+	__u16 kind;		/* BA_ITEM_* */
+	__u16 flags;		/* BA_ITEM_* */
+	__u32 len;		/* payload bytes that follow (then padding to 8) */
+	__u32 aux;
+	__u32 pad;
+};
+_Static_assert(sizeof(struct ba_item) == 16, "ba_item size");
 
 /* Settings user space writes into the one-entry array map "config". */
 struct ba_config {

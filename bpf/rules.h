@@ -90,6 +90,12 @@
 #define BA_SC_CHANGES_CREDS 1	/* identity may change during the call: decide at exit */
 #define BA_SC_LISTED 2		/* in the native entry: some ABI's rules list this number */
 #define BA_SC_PATH_RULES 4	/* a candidate rule has a path= or dir= name prefix */
+#define BA_SC_EXEC 8		/* execve/execveat: the name and arguments come from the exec (bpf/exec.h) */
+
+/* ba_syscall.sock_mode: where kernel audit's SOCKADDR comes from (move_addr_to_kernel/_user) */
+#define BA_SOCK_NONE 0
+#define BA_SOCK_IN 1		/* passed in: the length is argument sock_len_arg (connect, bind, sendto) */
+#define BA_SOCK_OUT 2		/* written back on success: argument sock_len_arg points to the length */
 
 /*
  * One comparison, in a form the verifier walks cheaply: every audit operator
@@ -139,7 +145,11 @@ struct ba_syscall {
 	 */
 	__u32 auid_lo;
 	__u32 auid_hi;
+	__u8 sock_arg;		/* argument index of a socket address, with sock_mode */
+	__u8 sock_len_arg;
+	__u8 sock_mode;		/* BA_SOCK_* */
+	__u8 pad[5];
 };
-_Static_assert(sizeof(struct ba_syscall) == 48, "ba_syscall size");
+_Static_assert(sizeof(struct ba_syscall) == 56, "ba_syscall size");
 
 #endif /* BPFAUDIT_RULES_H */

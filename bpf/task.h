@@ -110,6 +110,7 @@ static __always_inline void fill_identity(void *task, struct ba_ids *ids, struct
 	rec->fsuid = ids->cred[6];
 	rec->fsgid = ids->cred[7];
 	rec->cpu = bpf_get_smp_processor_id();
+	rec->per = btf_u32(task, BA_OFF_TASK_PERSONALITY);
 	/*
 	 * Names by two 8-byte BTF loads each, not bpf_get_current_comm() and
 	 * bpf_probe_read_kernel_str() (~35 ns per helper call on our VMs): task->comm

@@ -158,6 +158,27 @@ KERNEL_FIELDS: Dict[str, Tuple[str, str]] = {
     "CRED_FSGID": ("cred", "fsgid.val"),
     "SIGNAL_TTY": ("signal_struct", "tty"),
     "TTY_NAME": ("tty_struct", "name"),
+    # exe and cwd: d_path() by a dentry walk (bpf/dpath.h); PROCTITLE and EXECVE: the argument area
+    "TASK_MM": ("task_struct", "mm"),
+    "TASK_FS": ("task_struct", "fs"),
+    "MM_EXE_FILE": ("mm_struct", "exe_file"),
+    "MM_ARG_START": ("mm_struct", "arg_start"),
+    "MM_ARG_END": ("mm_struct", "arg_end"),
+    "FILE_F_PATH": ("file", "f_path"),
+    "FS_PWD": ("fs_struct", "pwd"),
+    "FS_ROOT": ("fs_struct", "root"),
+    "PATH_MNT": ("path", "mnt"),
+    "PATH_DENTRY": ("path", "dentry"),
+    "DENTRY_D_PARENT": ("dentry", "d_parent"),
+    "DENTRY_D_NAME_LEN": ("dentry", "d_name.len"),
+    "DENTRY_D_NAME_NAME": ("dentry", "d_name.name"),
+    "VFSMOUNT_MNT_ROOT": ("vfsmount", "mnt_root"),
+    "MOUNT_MNT": ("mount", "mnt"),
+    "MOUNT_MNT_PARENT": ("mount", "mnt_parent"),
+    "MOUNT_MNT_MOUNTPOINT": ("mount", "mnt_mountpoint"),
+    # an exec's own name and argc (bpf/exec.h)
+    "BPRM_FILENAME": ("linux_binprm", "filename"),
+    "BPRM_ARGC": ("linux_binprm", "argc"),
     # raw tracepoints get the registers: x86-64 arguments di si dx r10 r8 r9, ia32 bx cx dx si di bp
     "PT_REGS_DI": ("pt_regs", "di"),
     "PT_REGS_SI": ("pt_regs", "si"),
@@ -171,7 +192,13 @@ KERNEL_FIELDS: Dict[str, Tuple[str, str]] = {
 }
 PT_REGS = tuple(m for m in KERNEL_FIELDS if m.startswith("PT_REGS_"))
 # Expected sizes: a field of another width means a kernel we do not understand.
-_SIZES = {"TASK_REAL_PARENT": 8, "TASK_CRED": 8, "TASK_SIGNAL": 8, "SIGNAL_TTY": 8, **{m: 8 for m in PT_REGS}}
+_SIZES = {"TASK_REAL_PARENT": 8, "TASK_CRED": 8, "TASK_SIGNAL": 8, "SIGNAL_TTY": 8, **{m: 8 for m in PT_REGS},
+          **{m: 8 for m in ("TASK_MM", "TASK_FS", "MM_EXE_FILE", "MM_ARG_START", "MM_ARG_END", "PATH_MNT",
+                            "PATH_DENTRY", "DENTRY_D_PARENT", "DENTRY_D_NAME_NAME", "VFSMOUNT_MNT_ROOT",
+                            "MOUNT_MNT_PARENT", "MOUNT_MNT_MOUNTPOINT", "BPRM_FILENAME")},
+          **{m: 16 for m in ("FILE_F_PATH", "FS_PWD", "FS_ROOT")}}
+# embedded structs the programs only take the address of
+_ANY_SIZE = {"MOUNT_MNT"}
 # Name buffers the programs copy the first 16 bytes of, as two 8-byte loads: at least that long.
 _MIN_SIZES = {"TASK_COMM": 16, "TTY_NAME": 16}
 
@@ -181,13 +208,19 @@ def kernel_offsets(btf: Btf) -> Dict[str, int]:
     out: Dict[str, int] = {}
     for macro, (struct_name, path) in KERNEL_FIELDS.items():
         off, size = btf.member_offset(struct_name, path)
-        if macro in _MIN_SIZES:
+        if macro in _ANY_SIZE:
+            pass
+        elif macro in _MIN_SIZES:
             if size < _MIN_SIZES[macro]:
                 raise BpfauditError(f"{struct_name}.{path} is {size} bytes in this kernel, expected at least "
                                     f"{_MIN_SIZES[macro]}")
         elif size != _SIZES.get(macro, 4):
             raise BpfauditError(f"{struct_name}.{path} is {size} bytes in this kernel, expected {_SIZES.get(macro, 4)}")
         out[macro] = off
+    # bpf/dpath.h reads a struct path (16 bytes) in one go and takes both pointers from it
+    if sorted((out["PATH_MNT"], out["PATH_DENTRY"])) != [0, 8]:
+        raise BpfauditError(f"struct path: mnt at {out['PATH_MNT']}, dentry at {out['PATH_DENTRY']}; "
+                            "expected the two pointers side by side")
     return out
 
 
@@ -196,6 +229,18 @@ def regs_span(offsets: Dict[str, int]) -> Tuple[int, int]:
     lo = min(offsets[m] for m in PT_REGS)
     hi = max(offsets[m] for m in PT_REGS) + 8
     return lo, (hi - lo) // 8
+
+
+def dentry_span(offsets: Dict[str, int]) -> Tuple[int, int]:
+    """(first offset, bytes): the part of struct dentry holding d_parent and d_name, read in one go
+    by each step of the dentry walk."""
+    fields = {"DENTRY_D_PARENT": 8, "DENTRY_D_NAME_LEN": 4, "DENTRY_D_NAME_NAME": 8}
+    lo = min(offsets[m] for m in fields)
+    hi = max(offsets[m] + size for m, size in fields.items())
+    if hi - lo > 64:
+        raise BpfauditError(f"struct dentry: d_parent and d_name are {hi - lo} bytes apart in this kernel, "
+                            "expected them close together")
+    return lo, hi - lo
 
 
 def load_vmlinux_btf(path: str = "") -> Btf:

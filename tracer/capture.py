@@ -356,6 +356,8 @@ class CaptureSession:
             "malformed": d.malformed,
             "userspace_filtered": d.userspace_filtered,
             "stash_full": c["stash_full"],
+            "cut": c["cut"],
+            "cut_delivered": d.cut,
         }
 
     def close(self) -> None:

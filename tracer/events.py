@@ -1,22 +1,30 @@
 """The decoded form of one audited syscall, shared by every record consumer
-(formatters, the dashboard aggregator, comparisons)."""
+(formatters, the dashboard aggregator, comparisons).
+
+Everything here was read by BPF at the syscall (bpf/record.h): nothing is
+looked up in /proc or the filesystem when the record is decoded. Text that a
+traced process controls (names, argv, comm, exe, cwd) is kept as str decoded
+with "surrogateescape", so the original bytes are always recoverable with
+.encode("utf-8", "surrogateescape").
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import List, Optional
+from dataclasses import dataclass, field
+from typing import List, Optional, Tuple
 
 
 # slots: the reader builds hundreds of thousands a second, and slots halve the cost of each
 @dataclass(slots=True)
 class SyscallEvent:
-    """One syscall as kernel audit's SYSCALL (+ PATH) records describe it.
+    """One syscall as kernel audit's records describe it: SYSCALL, EXECVE, SOCKADDR, CWD,
+    PATH and PROCTITLE.
 
     Field names are those of the JSON-lines output (see README).
     """
 
-    time: float  # wall-clock seconds at syscall exit (audit's timestamp)
-    serial: int  # audit-style event serial, unique within a run
+    time: float  # wall-clock seconds at syscall entry (kernel audit stamps the entry)
+    serial: int  # audit-style event serial, unique across runs (see tracer/serials.py)
     arch: int  # AUDIT_ARCH_* code (0xc000003e for x86_64)
     syscall: int  # syscall number in that arch's table
     syscall_name: str
@@ -38,20 +46,22 @@ class SyscallEvent:
     ses: int
     tty: str  # "(none)" when the task has no controlling terminal
     comm: str
-    exe: Optional[str]
+    exe: Optional[str]  # mm->exe_file's path at the syscall; None: the task has no mm (or unreadable)
     key: Optional[str]  # key of the rule that recorded it, None for "(null)"
     rule: int  # index of the deciding rule in the loaded rule list
-    paths: List[str] = field(default_factory=list)
+    paths: List[Optional[str]] = field(default_factory=list)  # PATH names as passed; None: unreadable
     enter_ns: int = 0  # CLOCK_MONOTONIC at entry
     exit_ns: int = 0  # CLOCK_MONOTONIC at exit
     cpu: int = 0
     seq: int = 0  # per-CPU sequence number from BPF
+    per: int = 0  # personality (SYSCALL per=, written when not PER_LINUX)
+    cwd: Optional[str] = None  # CWD record: the working directory at the syscall (calls taking a name)
+    proctitle: Optional[bytes] = None  # PROCTITLE: argv bytes as kernel audit logs them (NUL-separated, <= 128)
+    argv: Optional[List[str]] = None  # EXECVE: the new program's arguments (successful execve only)
+    argc: int = 0  # EXECVE argc (the kernel's; more than len(argv) when the arguments were cut)
+    sockaddr: Optional[bytes] = None  # SOCKADDR saddr: the address the call passed or got back
+    cut: Tuple[str, ...] = ()  # items cut at a cap or unreadable ("argv", "path0", "exe", ...): never silent
 
     @property
     def duration_ns(self) -> int:
         return self.exit_ns - self.enter_ns
-
-    def to_json_dict(self) -> dict:
-        d = asdict(self)
-        d["duration_ns"] = self.duration_ns
-        return d

@@ -37,6 +37,11 @@ Cross-checks, not part of the identity:
   stash_full  syscalls dropped at sys_enter: the thread's stash (task storage)
               could not be had (no memory, or the storage busy on that CPU).
               Lost before numbering, so outside the identity, reported apart.
+
+Truncation, not loss: an event whose item was cut at its cap (EXECVE arguments
+beyond BA_EVENT_MAX, a path deeper than the walk goes) or could not be read is
+still emitted and delivered, flagged in the record (`cut`). BPF counts such
+events (cut), the reader counts those it decoded (cut_delivered <= cut).
 """
 
 from __future__ import annotations
@@ -60,6 +65,8 @@ class CaptureCounters:
     malformed: int = 0
     userspace_filtered: int = 0
     stash_full: int = 0
+    cut: int = 0  # emitted events with an item cut or unreadable (BPF's count)
+    cut_delivered: int = 0  # of those, the ones the reader decoded
     # user space's view by perf ring (index = CPU), aligned with emitted_per_cpu; empty when unknown
     delivered_per_cpu: Tuple[int, ...] = ()
     userspace_dropped_per_cpu: Tuple[int, ...] = ()
@@ -111,6 +118,8 @@ class CaptureCounters:
             malformed=losses.get("malformed", 0),
             userspace_filtered=losses.get("userspace_filtered", 0),
             stash_full=losses.get("stash_full", 0),
+            cut=losses.get("cut", 0),
+            cut_delivered=losses.get("cut_delivered", 0),
             transport=transport,
         )
 
@@ -272,6 +281,10 @@ class LossLedger:
                 problems.append("records arrived on a perf ring of a CPU BPF has no counters for")
         if c.stash_full:
             notes.append(f"{c.stash_full} syscalls dropped at entry (no stash), before numbering")
+        if c.cut_delivered > c.cut:
+            problems.append(f"{c.cut_delivered} delivered events had a cut item but BPF counted only {c.cut}")
+        elif c.cut:
+            notes.append(f"{c.cut} events carried an item cut at its cap or unreadable (flagged in the record)")
         return Reconciliation(not problems, tuple(problems), tuple(notes))
 
     def to_dict(self) -> dict:
@@ -296,6 +309,7 @@ class LossLedger:
                 "seq_gaps": c.seq_gaps,
             },
             "not_numbered": {"stash_full": c.stash_full},
+            "truncated": {"cut": c.cut, "cut_delivered": c.cut_delivered},
             "delivered_detail": {"malformed": c.malformed, "userspace_filtered": c.userspace_filtered},
             "per_cpu": self.per_cpu,
             "delivered_by_key": dict(sorted(self.delivered_by_key.items())),
@@ -318,6 +332,8 @@ class LossLedger:
         line = (f"bpfaudit: {c.emitted} emitted, {c.delivered} delivered, {self.lost} lost "
                 f"({c.bpf_submit_failed} in BPF submit{reported}; "
                 f"{c.userspace_dropped} in the user-space queue), {c.seq_gaps} sequence gaps")
+        if c.cut:
+            line += f"; {c.cut} events with an item cut (flagged, not lost)"
         if self.kernel_lost_delta is not None:
             line += f"; kernel audit lost +{self.kernel_lost_delta} meanwhile"
         rec = self.reconcile()

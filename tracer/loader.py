@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Set
 
-from tracer.btf import kernel_offsets, load_vmlinux_btf, regs_span
+from tracer.btf import dentry_span, kernel_offsets, load_vmlinux_btf, regs_span
 from tracer.errors import BpfauditError
 from tracer.filters import KernelRule
 from tracer.headers import HeaderTree, header_tree
@@ -120,7 +120,24 @@ def compile_flags(offsets: Dict[str, int]) -> List[str]:
     flags += [f"-DBA_OFF_{name}={off}" for name, off in sorted(offsets.items())]
     lo, words = regs_span(offsets)
     flags += [f"-DBA_REGS_LO={lo}", f"-DBA_REGS_WORDS={words}"]
+    lo, span = dentry_span(offsets)
+    flags += [f"-DBA_DENTRY_LO={lo}", f"-DBA_DENTRY_SPAN={span}"]
+    # the event buffers: one per possible CPU (bpf/maps.h evbufs)
+    flags.append(f"-DBA_NR_CPUS={possible_cpus()}")
     return flags
+
+
+def possible_cpus() -> int:
+    """How many CPUs the kernel may ever number (/sys/devices/system/cpu/possible, e.g. "0-3")."""
+    try:
+        with open("/sys/devices/system/cpu/possible") as f:
+            text = f.read().strip()
+    except OSError:
+        return os.cpu_count() or 1
+    top = 0
+    for part in text.split(","):
+        top = max(top, int(part.split("-")[-1]))
+    return top + 1
 
 
 def load_program(rules: Sequence[KernelRule], filters: Filters = Filters(), defines: Sequence[str] = ()) -> Program:

@@ -31,6 +31,18 @@ PATH_ARGS: Dict[str, Tuple[int, ...]] = {
     "quotactl": (1,),
 }
 
+# where kernel audit's SOCKADDR record comes from: (address argument, length argument, mode).
+# "in": the address passed in, its length the argument's value (move_addr_to_kernel);
+# "out": the address given back on success, the length argument points to it (move_addr_to_user)
+SOCKADDR_ARGS: Dict[str, Tuple[int, int, str]] = {
+    "connect": (1, 2, "in"), "bind": (1, 2, "in"), "sendto": (4, 5, "in"),
+    "accept": (1, 2, "out"), "accept4": (1, 2, "out"), "getsockname": (1, 2, "out"),
+    "getpeername": (1, 2, "out"), "recvfrom": (4, 5, "out"),
+}
+
+# the calls whose name and arguments come from the exec itself (bpf/exec.h)
+EXECS = frozenset({"execve", "execveat"})
+
 # calls that never reach sys_exit: nothing to stash for them (no record; README, known limits)
 NEVER_RETURN = frozenset({"exit", "exit_group"})
 

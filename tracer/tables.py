@@ -9,7 +9,7 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 from tracer.errors import BpfauditError
 from tracer.filters import FieldCheck, KernelRule
 from tracer.layout import layout
-from tracer.syscall_meta import CHANGES_CREDS, NEVER_RETURN, PATH_ARGS
+from tracer.syscall_meta import CHANGES_CREDS, EXECS, NEVER_RETURN, PATH_ARGS, SOCKADDR_ARGS
 from tracer.syscall_table import ARCH_NAMES, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, NEWER_SYSCALLS, syscall_name
 
 ABI_ARCH = {0: AUDIT_ARCH_X86_64, 1: AUDIT_ARCH_I386}
@@ -192,6 +192,12 @@ def build_tables(rules: Sequence[KernelRule], only_syscalls: Optional[Set[str]] 
             e.path_arg[0] = paths[0] if len(paths) > 0 else L.BA_NO_PATH
             e.path_arg[1] = paths[1] if len(paths) > 1 else L.BA_NO_PATH
             e.flags = L.BA_SC_CHANGES_CREDS if meta in CHANGES_CREDS else 0
+            if meta in EXECS:
+                e.flags |= L.BA_SC_EXEC
+            if meta in SOCKADDR_ARGS:
+                addr, length, mode = SOCKADDR_ARGS[meta]
+                e.sock_arg, e.sock_len_arg = addr, length
+                e.sock_mode = L.BA_SOCK_IN if mode == "in" else L.BA_SOCK_OUT
             e.auid_lo, e.auid_hi = 0, U32
             if any(rules[i].path_name is not None for i in cands):
                 e.flags |= L.BA_SC_PATH_RULES

@@ -18,7 +18,7 @@ from .conftest import WORKLOADS, fed_workload
 
 OPENAT, RENAMEAT = syscall_number("x86_64", "openat"), syscall_number("x86_64", "renameat")
 PREFIX_LEN = 64  # bpf/rules.h BA_PREFIX_LEN
-SLOT = 255  # a pathname slot holds 255 bytes and the NUL
+SCAN = 256  # bpf/filter.h BA_PATH_SCAN: longer names are left to user space
 
 
 def bpf_may_match(paths, name: str) -> bool:
@@ -27,7 +27,7 @@ def bpf_may_match(paths, name: str) -> bool:
     for p in paths:
         if not p.startswith("/"):
             continue
-        if "//" in p or "/." in p or p.encode().startswith(want):
+        if len(p.encode()) >= SCAN or "//" in p or "/." in p or p.encode().startswith(want):
             return True
     return False
 
@@ -64,7 +64,7 @@ def test_path_and_dir_rules_decide_as_the_reference_and_bpf_drops_what_it_can(tm
     rules = ruleset.exit_rules
     for op, *names in calls:
         nr = OPENAT if op == "o" else RENAMEAT
-        paths = tuple(n[:SLOT] for n in names)
+        paths = tuple(names)  # whole names, to PATH_MAX
         event = SimpleNamespace(syscall=nr, arch=AUDIT_ARCH_X86_64, args=[0] * 6, auid=1000, pid=pid,
                                 ppid=me, exit=0, success=True, exe=str(binary), paths=list(paths))
         i = evaluate(rules, event)

@@ -70,7 +70,9 @@ class BtfWriter:
 
 # byte offsets the synthetic kernel puts its fields at (inputs of the blob, not outputs of btf.py)
 TASK = {"thread_info.status": 4, "tgid": 20, "real_parent": 32, "loginuid.val": 40, "sessionid": 44,
-        "personality": 48, "cred": 56, "signal": 64, "comm": 72}
+        "personality": 48, "cred": 56, "signal": 64, "comm": 72, "mm": 88, "fs": 96}
+# the dentry walk's structs (bpf/dpath.h): member -> byte offset
+DENTRY = {"d_parent": 24, "d_name.len": 36, "d_name.name": 40}
 CRED_BASE = 8
 
 
@@ -96,8 +98,24 @@ def kernel_blob(cred_order=("uid", "gid", "suid", "sgid", "euid", "egid", "fsuid
     parent_ptr = w.ptr(task_id)
     assert parent_ptr + 1 == task_id
     sessionid_t = u32 if sessionid_size == 4 else u64
+    # exe, cwd and the argument area: struct path {mnt, dentry} in file, fs_struct; d_name a qstr
+    # whose hash and len share an anonymous union with hash_len, as in the kernel
+    vfsmount = w.struct("vfsmount", 32, [("mnt_root", w.ptr(0), 0)])
+    path = w.struct("path", 16, [("mnt", w.ptr(vfsmount), 0), ("dentry", w.ptr(0), 64)])
+    file_ = w.struct("file", 64, [("f_inode", w.ptr(0), 0), ("f_path", path, 16 * 8)])
+    mm = w.struct("mm_struct", 64, [("arg_start", u64, 16 * 8), ("arg_end", u64, 24 * 8),
+                                    ("exe_file", w.ptr(file_), 32 * 8)])
+    fs = w.struct("fs_struct", 48, [("users", u32, 0), ("root", path, 8 * 8), ("pwd", path, 24 * 8)])
+    hash_len = w.struct("", 8, [("hash", u32, 0), ("len", u32, 32)])
+    qstr = w.struct("qstr", 16, [("", w.struct("", 8, [("", hash_len, 0), ("hash_len", u64, 0)], union=True), 0),
+                                 ("name", w.ptr(char), 64)])
+    w.struct("dentry", 64, [("d_flags", u32, 0), ("d_parent", w.ptr(0), DENTRY["d_parent"] * 8),
+                            ("d_name", qstr, 32 * 8)])
+    w.struct("mount", 96, [("mnt_parent", w.ptr(0), 16 * 8), ("mnt_mountpoint", w.ptr(0), 24 * 8),
+                           ("mnt", vfsmount, 32 * 8)])
+    w.struct("linux_binprm", 112, [("argc", u32, 88 * 8), ("filename", w.ptr(char), 96 * 8)])
     personality = ("personality", u32, TASK["personality"] * 8 + (3 if bitfield_personality else 0), 3)
-    w.struct("task_struct", 96, [
+    w.struct("task_struct", 112, [
         ("thread_info", thread_info, 0),
         ("state", u32, 8 * 8),
         ("", ids_union, 16 * 8),
@@ -108,6 +126,8 @@ def kernel_blob(cred_order=("uid", "gid", "suid", "sgid", "euid", "egid", "fsuid
         ("cred", const_cred, TASK["cred"] * 8),
         ("signal", w.ptr(signal), TASK["signal"] * 8),
         ("comm", w.array(char, 16), TASK["comm"] * 8),
+        ("mm", w.ptr(mm), TASK["mm"] * 8),
+        ("fs", w.ptr(fs), TASK["fs"] * 8),
     ], kind_flag=kind_flag_task or bitfield_personality)
     regs = ("r15", "r14", "r13", "r12", "bp", "bx", "r11", "r10", "r9", "r8", "ax", "cx", "dx", "si", "di")
     w.struct("pt_regs", 8 * len(regs), [(name, u64, 64 * i) for i, name in enumerate(regs)])
@@ -140,7 +160,7 @@ def test_sizes_of_pointers_arrays_and_typedef_chains(kbtf):
     assert kbtf.member_offset("task_struct", "comm") == (TASK["comm"], 16)
     assert kbtf.member_offset("tty_struct", "name") == (32, 64)
     assert kbtf.size_of(kbtf.find(B.TYPEDEF, "uid_t")) == 4
-    assert kbtf.size_of(kbtf.find(B.STRUCT, "task_struct")) == 96
+    assert kbtf.size_of(kbtf.find(B.STRUCT, "task_struct")) == 112
 
 
 def test_missing_members_and_structs_are_errors(kbtf):
@@ -180,6 +200,18 @@ def test_kernel_offsets_finds_every_field(kbtf):
         if struct_name == "task_struct":
             assert offs[macro] == TASK[path], macro
     assert offs["CRED_UID"] == CRED_BASE and offs["SIGNAL_TTY"] == 8 and offs["TTY_NAME"] == 32
+    assert offs["DENTRY_D_NAME_LEN"] == DENTRY["d_name.len"] and offs["DENTRY_D_NAME_NAME"] == 40
+    assert (offs["FS_ROOT"], offs["FS_PWD"], offs["FILE_F_PATH"], offs["MOUNT_MNT"]) == (8, 24, 16, 32)
+    assert (offs["MM_ARG_START"], offs["MM_EXE_FILE"], offs["BPRM_ARGC"], offs["BPRM_FILENAME"]) == (16, 32, 88, 96)
+
+
+def test_dentry_span_is_one_read_of_parent_and_name(kbtf):
+    offs = kernel_offsets(kbtf)
+    lo, span = B.dentry_span(offs)
+    assert (lo, span) == (24, 24)  # d_parent (24..32) to d_name.name (40..48)
+    assert all(lo <= offs[f"DENTRY_{m}"] < lo + span for m in ("D_PARENT", "D_NAME_LEN", "D_NAME_NAME"))
+    with pytest.raises(BpfauditError, match="close together"):
+        B.dentry_span({**offs, "DENTRY_D_NAME_NAME": 400})
 
 
 def test_regs_span_covers_every_argument_register(kbtf):
@@ -218,7 +250,8 @@ def test_running_kernel_btf_has_every_field():
     if os.access(B.VMLINUX_BTF, os.R_OK):
         offs = kernel_offsets(load_vmlinux_btf())
         assert set(offs) == set(KERNEL_FIELDS)
-        assert all(off > 0 for m, off in offs.items() if m not in ("TASK_TI_STATUS",))
+        # members that open their struct in today's kernels
+        assert all(off > 0 for m, off in offs.items() if m not in ("TASK_TI_STATUS", "VFSMOUNT_MNT_ROOT", "PATH_MNT"))
     elif os.path.exists(B.VMLINUX_BTF):
         with pytest.raises(BpfauditError, match="sudo"):
             load_vmlinux_btf()

@@ -17,6 +17,8 @@ from tracer.loader import Program
 from tracer.rules import load_rules
 from tracer.syscall_table import AUDIT_ARCH_X86_64, syscall_number
 
+from tests.unit import samples
+
 L = layout()
 Record = L.structs["ba_record"]
 OPENAT = syscall_number("x86_64", "openat")
@@ -109,15 +111,9 @@ def session(**kw) -> CaptureSession:
 
 
 def sample(sess, cpu=0, seq=1, rule=1, flags=0, paths=(), auid=1000, short=False):
-    r = Record()
-    r.seq, r.cpu, r.arch, r.syscall, r.exit, r.rule, r.flags, r.auid = (
-        seq, cpu, AUDIT_ARCH_X86_64, OPENAT, 3, rule, flags, auid)
-    r.pid = 1
-    r.n_paths = len(paths)
-    for i, p in enumerate(paths):
-        ctypes.memmove(ctypes.addressof(r) + Record.path.offset + i * L.BA_PATH_LEN, p.encode(), len(p))
-        r.path_len[i] = len(p) + 1
-    raw = bytes(r)[: L.BA_RECORD_HDR_SIZE] if short else bytes(r)
+    """Delivers one event through bcc's callback; `short`: the smallest event, a header without items."""
+    raw = samples.sample(seq=seq, cpu=cpu, rule=rule, flags=flags, auid=auid, pid=1, paths=() if short else paths,
+                         exe=None if short else "/usr/bin/cat")
     buf = ctypes.create_string_buffer(raw, len(raw))
     sess.program.table("events").sample_cb(cpu, ctypes.addressof(buf), len(raw))
 
@@ -168,8 +164,9 @@ def test_the_loss_ledger_counts_each_layer(loaded):
         counters[L.BA_CNT_EMITTED] = [4, 4]
         counters[L.BA_CNT_SUBMIT_FAILED] = [1, 2]
         counters[L.BA_CNT_STASH_FULL] = [0, 5]
+        counters[L.BA_CNT_CUT] = [1, 1]
         s.program.table("events").lost_cb(7)
-        sample(s, cpu=0, seq=1)
+        sample(s, cpu=0, seq=1, paths=[None])  # a name BPF could not read: delivered, flagged cut
         sample(s, cpu=0, seq=4, short=True)  # BPF numbered 2 and 3 but they never arrived
         s.program.table("events").sample_cb(1, ctypes.addressof(ctypes.create_string_buffer(8)), 8)
         sample(s, cpu=1, seq=1)  # the queue holds 3: this one is dropped in user space
@@ -177,6 +174,7 @@ def test_the_loss_ledger_counts_each_layer(loaded):
         assert s.losses() == {
             "emitted": 8, "delivered": 3, "bpf_submit_failed": 3, "perf_lost": 7, "userspace_dropped": 1,
             "queued": 0, "seq_gaps": 2, "malformed": 1, "userspace_filtered": 0, "stash_full": 5,
+            "cut": 2, "cut_delivered": 1,
         }
         assert s.counters_per_cpu()["submit_failed"] == [1, 2]
 
@@ -248,13 +246,7 @@ def ring_session(**kw) -> CaptureSession:
 
 
 def raw_sample(cpu, seq, paths=()):
-    r = Record()
-    r.seq, r.cpu, r.arch, r.syscall, r.exit, r.rule, r.auid, r.pid = seq, cpu, AUDIT_ARCH_X86_64, OPENAT, 3, 1, 1000, 1
-    r.n_paths = len(paths)
-    for i, p in enumerate(paths):
-        ctypes.memmove(ctypes.addressof(r) + Record.path.offset + i * L.BA_PATH_LEN, p.encode(), len(p))
-        r.path_len[i] = len(p) + 1
-    return bytes(r)[: L.BA_RECORD_HDR_SIZE + sum(len(p) + 1 for p in paths)]
+    return samples.sample(seq=seq, cpu=cpu, rule=1, auid=1000, pid=1, paths=paths)
 
 
 def poll_until(s, n, timeout=5.0):

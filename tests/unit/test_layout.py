@@ -16,19 +16,27 @@ def header_text(name: str) -> str:
     return (BPF_DIR / name).read_text()
 
 
-def test_record_header_size_is_where_the_paths_start():
-    rec = L.structs["ba_record"]
-    assert L.BA_RECORD_HDR_SIZE == rec.path.offset
-    assert ctypes.sizeof(rec) == rec.path.offset + rec.path.size
+def test_record_header_size_is_the_whole_header_and_items_are_8_byte_aligned():
+    rec, item = L.structs["ba_record"], L.structs["ba_item"]
+    assert L.BA_RECORD_HDR_SIZE == ctypes.sizeof(rec)
+    assert ctypes.sizeof(rec) % 8 == 0 and ctypes.sizeof(item) % 8 == 0
+    # every BA_ITEM_* kind is distinct, and so are the item flags
+    kinds = [v for k, v in L.consts.items() if k.startswith("BA_ITEM_") and k not in ("BA_ITEM_CUT", "BA_ITEM_FAULT")]
+    assert len(kinds) == len(set(kinds)) == 6
+    assert L.BA_ITEM_CUT & L.BA_ITEM_FAULT == 0
 
 
 def test_array_dimensions_agree_with_the_limits_they_stand_for():
     rec, rule, sc, cfg = (L.structs[n] for n in ("ba_record", "ba_rule", "ba_syscall", "ba_config"))
-    assert rec.path.size == L.BA_MAX_PATHS * L.BA_PATH_LEN
     assert rec.comm.size == L.BA_COMM_LEN == cfg.comm.size
     assert rec.tty.size == L.BA_TTY_LEN
     assert len(rec().args) == L.BA_NARGS
-    assert len(rec().path_len) == L.BA_MAX_PATHS
+    # an event fits a perf sample (u16 size) and the buffers' masks (powers of two)
+    assert L.BA_EVENT_MAX < 65536 and L.BA_EVENT_MAX & (L.BA_EVENT_MAX - 1) == 0
+    assert L.BA_NAME_MAX & (L.BA_NAME_MAX - 1) == 0
+    # the fixed-size items (two names, cwd, exe, proctitle, sockaddr) leave room for EXECVE arguments
+    fixed = L.BA_RECORD_HDR_SIZE + 4 * (16 + L.BA_NAME_MAX) + 2 * (16 + 128)
+    assert L.BA_EVENT_MAX - fixed >= 8192
     assert len(rule().fields) == L.BA_MAX_FIELDS
     assert len(sc().rule) == L.BA_MAX_CANDIDATES
     assert len(sc().path_arg) == L.BA_MAX_PATHS

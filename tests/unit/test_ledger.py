@@ -143,6 +143,19 @@ def test_stash_full_is_outside_the_identity_but_reported():
     assert led.to_dict()["not_numbered"] == {"stash_full": 7}
 
 
+def test_cut_items_are_counted_apart_and_are_no_loss():
+    led = LossLedger()
+    led.update(reading([5], [0], delivered=5, cut=2, cut_delivered=2))
+    rec = led.reconcile()
+    assert rec.ok and led.lost == 0
+    assert any("2 events carried an item cut" in n for n in rec.notes)
+    assert led.to_dict()["truncated"] == {"cut": 2, "cut_delivered": 2}
+    assert "2 events with an item cut (flagged, not lost)" in led.summary()
+    # the reader cannot have decoded more cut events than BPF flagged
+    led.update(reading([5], [0], delivered=5, cut=1, cut_delivered=2))
+    assert not led.reconcile().ok
+
+
 def test_per_cpu_view_and_totals():
     led = LossLedger()
     led.update(reading([7, 0, 3], [2, 0, 1], delivered=7, seq_gaps=1))

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Kernel-side working structs of one event (never seen by user space, which
+ * reads only record.h): the per-thread stash from sys_enter to sys_exit, the
+ * per-CPU buffer sys_exit assembles the event in, and the exec's own copy of
+ * its name and argc from sched_process_exec.
+ */
+#ifndef BPFAUDIT_EVENT_H
+#define BPFAUDIT_EVENT_H
+
+#include "record.h"
+
+/* offsets into the event buffer are masked with this; the buffer is twice as long */
+#define BA_EV_MASK (BA_EVENT_MAX - 1)
+#define BA_NAME_MASK (BA_NAME_MAX - 1)
+_Static_assert((BA_EVENT_MAX & BA_EV_MASK) == 0, "BA_EVENT_MAX is a power of two");
+_Static_assert((BA_NAME_MAX & BA_NAME_MASK) == 0, "BA_NAME_MAX is a power of two");
+
+/* sys_enter -> sys_exit, in the thread's task storage */
+struct ba_stash {
+	struct ba_record rec;
+	/* fs->pwd when the call began (calls taking a name): kernel audit's CWD is
+	 * taken at the first name lookup, so chdir logs the directory it left */
+	__u64 pwd_dentry;
+	__u64 pwd_mnt;
+	/* PROCTITLE, read at the thread's first emitted event and kept, as kernel
+	 * audit keeps it in the task's audit context (audit_log_proctitle) */
+	__u32 title_len;	/* 0: not read yet */
+	__u32 title_aux;	/* BA_ITEM_PROCTITLE aux */
+	char title[BA_PROCTITLE_MAX];
+};
+
+/* one event being assembled; items are written at masked offsets < BA_EVENT_MAX */
+union ba_evbuf {
+	struct ba_record hdr;
+	char buf[2 * BA_EVENT_MAX];
+};
+
+/*
+ * The dentry walk (dpath.h): its position, in map memory rather than
+ * registers, so that every iteration looks alike to the verifier (which then
+ * prunes instead of walking each depth's states), and the path it builds backwards.
+ */
+struct ba_pathbuf {
+	__u64 dentry;
+	__u64 vfsmnt;
+	__u64 mnt_root;
+	__u32 pos;		/* where the path built so far starts in buf */
+	__u32 done;		/* reached the root */
+	char buf[2 * BA_NAME_MAX];
+};
+
+/* sched_process_exec -> sys_exit of the exec: bprm->filename and argc */
+struct ba_exec {
+	__u32 argc;
+	__u32 name_len;		/* bytes of name including its NUL; 0: unreadable */
+	char name[BA_NAME_MAX];
+};
+
+#endif /* BPFAUDIT_EVENT_H */
