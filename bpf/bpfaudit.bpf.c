@@ -142,7 +142,7 @@ RAW_TRACEPOINT_PROBE(sys_enter)
 	rec->args[3] = c->args[3];
 	rec->args[4] = c->args[4];
 	rec->args[5] = c->args[5];
-	if (sc->path_arg[0] < BA_NARGS)
+	if (sc->path_arg[0] < BA_NARGS || sc->sock_mode == BA_SOCK_IN)
 		stash_pwd(st, task);
 	__u32 bucket = inflight_bucket(regs);
 	__u32 *pending = inflight.lookup(&bucket);

@@ -203,11 +203,25 @@ static __always_inline void put_sockaddr(union ba_evbuf *ev, struct ba_asm *a, s
 	n &= 2 * BA_SOCKADDR_MAX - 1;
 	if (n > BA_SOCKADDR_MAX)
 		n = BA_SOCKADDR_MAX;
-	if (bpf_probe_read_user(&ev->buf[payload_at(a)], n, (void *)addr)) {
+	__u32 at = payload_at(a);
+
+	if (bpf_probe_read_user(&ev->buf[at], n, (void *)addr)) {
 		flags = BA_ITEM_FAULT;
 		n = 0;
 	}
 	put_item(ev, a, BA_ITEM_SOCKADDR, flags, n, (__u32)klen);
+	/* a unix socket's path is looked up as a name (unix_find_bsd(), unix_bind_bsd()): kernel
+	 * audit then writes a PATH item for it, and CWD. Abstract names (sun_path[0] == 0) are not. */
+	if (sc->sock_mode != BA_SOCK_IN || n < 3 || ev->buf[at] != 1 || ev->buf[at + 1] != 0 || !ev->buf[(at + 2) & BA_EV_MASK])
+		return;
+	__u32 size = n - 1;	/* sun_path's bytes (n - 2) and a NUL */
+	long got = bpf_probe_read_kernel_str(&ev->buf[payload_at(a)], size & (2 * BA_SOCKADDR_MAX - 1),
+					     &ev->buf[(at + 2) & BA_EV_MASK]);
+
+	if (got <= 1)
+		return;
+	a->named = 1;
+	put_item(ev, a, BA_ITEM_PATH, 0, got - 1, 0);
 }
 
 /* EXECVE: the new image's arguments (arg_start..arg_end), as much as the event has room for */
