@@ -207,11 +207,70 @@ def test_c_every_event_pairs(agreement):
     )
 
 
-def test_d_path_names_equal_item_by_item(agreement):
-    """(d) the PATH name of item i is equal wherever both tracers wrote item i."""
-    fc = agreement.fields.get(("PATH", "name"))
-    assert fc is not None and fc.kernel > 0
-    assert fc.different == 0, "\n".join(f"{e.where}: kernel {e.kernel!r} bpfaudit {e.bpf!r}" for e in fc.examples)
+def test_d_every_name_the_caller_passed_is_reproduced(agreement):
+    """(d) every name kernel audit logged for a name the caller passed is in bpfaudit's PATH records of
+    that event. Left to #13, as the table marks: the items kernel audit adds from its own lookups (the
+    PARENT directory of a create/delete/rename, an exec's loader and interpreter), which also shift
+    the item numbers, and so the item-by-item comparison of the table."""
+    problems, compared = [], 0
+    for kernel, ours in agreement.pairing.pairs:
+        names = {r.fields.get("name") for r in ours.all("PATH")}
+        execve = kernel.record("SYSCALL").fields["syscall"] in ("59", "322")
+        for r in kernel.all("PATH"):
+            if r.fields.get("nametype") == "PARENT" or (execve and r.fields.get("item") != "0"):
+                continue
+            compared += 1
+            if r.fields.get("name") not in names:
+                problems.append(f"{kernel.record('SYSCALL').fields['syscall']} pid "
+                                f"{kernel.record('SYSCALL').fields['pid']}: kernel {r.fields.get('name')!r}, "
+                                f"bpfaudit {sorted(n for n in names if n)!r}")
+    assert compared >= 100, compared  # the workload's names, not a vacuous pass
+    assert not problems, "\n".join(problems)
+
+
+def _audit_tool(args: List[str], log: Path) -> List[str]:
+    out = subprocess.run(args + ["-if", str(log)], capture_output=True, text=True, errors="surrogateescape")
+    return out.stdout.splitlines()
+
+
+def test_e_ausearch_and_aureport_answer_alike(result, tmp_path):
+    """(e) auditd's own tools read both logs alike: `ausearch --format text|csv` names the same
+    object for every event (auparse's normaliser finds it after CWD), and aureport's executable and
+    syscall summaries are the same. Left to #13: the events whose object auparse takes from a
+    PARENT/CREATE/DELETE item (mkdir, rename, failed rmdir...), and aureport's count of files, which
+    includes the PARENT, loader and interpreter items."""
+    import re
+
+    serials = {e.serial for e in result.kernel_events}
+    kernel_lines = [line for line in result.kernel_log.splitlines()
+                    if (m := re.search(r"msg=audit\([\d.]+:(\d+)\)", line)) and int(m.group(1)) in serials]
+    logs = {"kernel": tmp_path / "kernel.log", "bpf": tmp_path / "bpf.log"}
+    logs["kernel"].write_text("\n".join(kernel_lines) + "\n", errors="surrogateescape")
+    logs["bpf"].write_text(result.bpf_log, errors="surrogateescape")
+    parent_items = [any(r.fields.get("nametype") in ("PARENT", "CREATE", "DELETE") for r in e.all("PATH"))
+                    for e in sorted(result.kernel_events, key=lambda e: e.serial)]
+
+    def csv_row(line: str) -> str:  # less the serial and the inode (#13) columns
+        cols = line.split(",")
+        return ",".join(cols[:4] + cols[5:13] + cols[14:])
+
+    text = {k: _audit_tool(["ausearch", "--format", "text"], v) for k, v in logs.items()}
+    csv = {k: [csv_row(x) for x in _audit_tool(["ausearch", "--format", "csv"], v)[1:]] for k, v in logs.items()}
+    assert len(text["kernel"]) == len(text["bpf"]) == len(csv["kernel"]) == len(csv["bpf"]) == len(parent_items)
+    left_to_13 = 0
+    for i, later in enumerate(parent_items):
+        if later:
+            left_to_13 += 1
+            continue
+        assert text["bpf"][i] == text["kernel"][i]
+        assert csv["bpf"][i] == csv["kernel"][i]
+    assert left_to_13 < len(parent_items) // 4, left_to_13
+    for report in (["aureport", "-x", "--summary"], ["aureport", "-s", "--summary"]):
+        assert _audit_tool(report, logs["bpf"]) == _audit_tool(report, logs["kernel"]), report
+    # the summary's counts, all but the files (#13) and the time range (each tracer its own clock)
+    summary = {k: [x for x in _audit_tool(["aureport", "--summary"], v)
+                   if x.startswith("Number of") and not x.startswith("Number of files")] for k, v in logs.items()}
+    assert summary["bpf"] == summary["kernel"] and len(summary["kernel"]) > 10
 
 
 def main(argv: Optional[List[str]] = None) -> int:
