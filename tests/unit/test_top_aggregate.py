@@ -129,3 +129,12 @@ def test_memory_stays_bounded_over_a_million_records():
     # every record is accounted for in each table: shown keys + tracked rest + "other"
     assert sum(a.processes.counts.values()) + s.processes.other == fed
     print(f"aggregated {fed} records in {elapsed:.1f} s")
+
+
+def test_an_unreadable_name_shows_as_null_never_empty():
+    a = agg()
+    ev = event(name="openat")
+    ev.paths = [None]  # BPF could not read the name (flagged cut)
+    a.feed([ev, event(name="getppid", path=None)], T0 + 0.5)
+    tail = a.snapshot().tail
+    assert [t.path for t in tail] == ["(null)", ""]

@@ -254,7 +254,8 @@ class Aggregator:
                     syscall=ev.syscall_name or f"syscall {ev.syscall}",
                     success=ev.success,
                     result=result_text(ev),
-                    path=ev.paths[0] if ev.paths else "",
+                    # an unreadable name shows as kernel audit writes it, never as an empty one
+                    path=("(null)" if ev.paths[0] is None else ev.paths[0]) if ev.paths else "",
                 )
                 for ev in recent
             ),
