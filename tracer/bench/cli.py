@@ -17,16 +17,21 @@ from tracer.capture import DEFAULT_TRANSPORT, TRANSPORTS
 from tracer.bench.table import build_tables, notes
 from tracer.errors import BpfauditError
 
-app = typer.Typer(add_completion=False, help="Benchmark bpfaudit against kernel audit (issue 6).")
+app = typer.Typer(add_completion=False, help="Benchmark bpfaudit against kernel audit (issues 6 and 12).")
 
 DEFAULT_WORKLOAD = str(Path(__file__).resolve().parents[2] / "build" / "getppid_loop")
+EXAMPLES = """Examples:
+
+  sudo scripts/bench --json build/bench.json
+
+  sudo scripts/bench --scenarios S1,S2,S6 --baseline-rev 8b817fd --json docs/bench/issue12.json"""
 
 
-@app.command()
+@app.command(epilog=EXAMPLES)
 def bench(
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the full report here.")] = None,
-    scenarios: Annotated[str, typer.Option(help="Comma-separated scenarios to run: S1,S2,S3,S4,S5.")]
-    = "S1,S2,S3,S4,S5",
+    scenarios: Annotated[str, typer.Option(help="Comma-separated scenarios to run: S1,S2,S3,S4,S5,S6.")]
+    = "S1,S2,S3,S4,S5,S6",
     quick: Annotated[bool, typer.Option("--quick", help="3 rounds of 0.5 s runs, 5 s S5 runs (a few minutes).")]
     = False,
     reps: Annotated[Optional[int], typer.Option(help="Rounds of interleaved runs (default 7; 3 with --quick).")] = None,
@@ -40,10 +45,21 @@ def bench(
     = None,
     s5_seconds: Annotated[Optional[float], typer.Option(help="Length of each S5 run in seconds (default 30; 5 with "
                                                              "--quick).")] = None,
-    transport: Annotated[str, typer.Option(help="Transport of the bpfaudit configurations S2, S3 and S5 judge "
+    transport: Annotated[str, typer.Option(help="Transport of the bpfaudit configurations S2, S3, S5 and S6 judge "
                                                 "against the targets: ringbuf (the default, as `trace`), perf-ring or bcc "
                                                 "(S2 and S3 also measure the other ones beside it).")]
     = DEFAULT_TRANSPORT,
+    baseline_rev: Annotated[Optional[str], typer.Option(help="Also measure this git revision's build in S1, S2 and "
+                                                             "S6, beside the working tree's, in the same run: its "
+                                                             "tracer/ and bpf/ (git archive) load and consume in a "
+                                                             "process of their own, the working tree's alike.")]
+    = None,
+    exec_workload: Annotated[Optional[str], typer.Option(help="S6's fork+exec loop (scripts/bench builds "
+                                                              "build/exec_loop).")] = None,
+    exec_target: Annotated[Optional[str], typer.Option(help="What S6 executes (default: build/exec_true, a static "
+                                                            "`return 0`; e.g. /bin/true).")] = None,
+    exec_seconds: Annotated[Optional[float], typer.Option(help="Length of one S6 run in seconds (default 2; 0.5 "
+                                                               "with --quick).")] = None,
 ) -> None:
     """Runs the scenarios, prints the tables and writes --json. Needs root; restores kernel audit."""
     err_console = Console(stderr=True)
@@ -68,6 +84,13 @@ def bench(
             if s5_seconds <= 0:
                 raise BpfauditError("--s5-seconds must be positive", 2)
             settings.s5_seconds = s5_seconds
+        if exec_seconds is not None:
+            if exec_seconds <= 0:
+                raise BpfauditError("--exec-seconds must be positive", 2)
+            settings.exec_seconds = exec_seconds
+        settings.exec_workload = exec_workload or settings.exec_workload
+        settings.exec_target = exec_target or settings.exec_target
+        settings.baseline_rev = baseline_rev or None
         if transport not in TRANSPORTS:
             raise BpfauditError(f"--transport {transport}: use {', '.join(TRANSPORTS[:-1])} or {TRANSPORTS[-1]}", 2)
         settings.transport = transport

@@ -11,7 +11,7 @@ import contextlib
 import time
 from typing import Dict, Optional, Tuple
 
-from tracer.bench import bpfstats, kstate
+from tracer.bench import bpfstats, consume, kstate
 from tracer.bench.probes import ProbeSwitch, load_empty
 from tracer.bench.workload import WorkloadResult
 from tracer.capture import DEFAULT_TRANSPORT, DEFAULT_WAKEUP
@@ -29,6 +29,11 @@ class Config:
 
     def close(self) -> None:
         pass
+
+    def program_ids(self) -> Dict[str, int]:
+        """Kernel ids of the BPF programs this configuration attaches, keyed 'enter', 'exit', ...
+        (what bpf_run_stats reads); none for configurations without programs."""
+        return {}
 
 
 class Bare(Config):
@@ -58,13 +63,17 @@ class KernelAudit(Config):
     measurement (tuned vs default); None when the scenario keeps one running.
     `watch` is a factory for a context manager active exactly while the job
     runs; the dict it yields is reported as "kaudit_status" (S5: the backlog).
+    auditd's SYSCALL records of `count_key` are counted by the workload's pid in
+    `count_field`: "pid" (its own calls), "ppid" (its children's: S6's execs).
     """
 
     def __init__(self, name: str, extra_rule: Optional[str] = None, auditd=None,
-                 backlog_limit: Optional[int] = None, count_key: Optional[str] = "bench", watch=None) -> None:
+                 backlog_limit: Optional[int] = None, count_key: Optional[str] = "bench", watch=None,
+                 count_field: str = "pid") -> None:
         self.name = name
         self.watch = watch
         self.count_key = count_key
+        self.count_field = count_field
         self.extra_rule = extra_rule
         self.auditd = auditd
         self.backlog_limit = backlog_limit
@@ -102,13 +111,14 @@ class KernelAudit(Config):
         with self.auditd() as run:
             res, extra = self._run(job)
         if self.count_key:
-            extra["auditd_records"] = count_logged(run.log_text(), res.pid, self.count_key)
+            extra["auditd_records"] = count_logged(run.log_text(), res.pid, self.count_key, self.count_field)
         return res, extra
 
 
-def count_logged(log_text: str, pid: int, key: str = "bench") -> int:
-    """SYSCALL records of `key` from process `pid` (scanning text: parsing 10^5 events takes too long)."""
-    want_pid, want_key = f" pid={pid} ", f'key="{key}"'
+def count_logged(log_text: str, pid: int, key: str = "bench", field: str = "pid") -> int:
+    """SYSCALL records of `key` whose `field` ("pid", or "ppid": a child's) is `pid`
+    (scanning text: parsing 10^5 events takes too long)."""
+    want_pid, want_key = f" {field}={pid} ", f'key="{key}"'
     return sum(1 for line in log_text.splitlines()
                if line.startswith("type=SYSCALL") and want_pid in line and want_key in line)
 
@@ -133,8 +143,8 @@ class EmptyProbes(Config):
         finally:
             self.switch.off()
 
-    def program_fds(self) -> Dict[str, int]:
-        return self.switch.program_fds()
+    def program_ids(self) -> Dict[str, int]:
+        return {k: bpfstats.prog_id(fd) for k, fd in self.switch.program_fds().items()}
 
     def close(self) -> None:
         if self.bpf is not None:
@@ -147,54 +157,46 @@ class Bpfaudit(Config):
 
     The consumer (poll(), which decodes every record) runs in this process
     while the workload runs; records and every loss counter are reported per run.
+    `own`: count the decoded records whose "pid" (one-process workloads) or
+    "ppid" (S6: the workload's children) is the workload's; None: do not.
     """
 
     def __init__(self, name: str, ruleset, wakeup_events: int = DEFAULT_WAKEUP, page_cnt: int = 1024,
-                 drain_ms: int = 100, decode: bool = True, count_own: bool = True,
+                 drain_ms: int = 100, decode: bool = True, own: Optional[str] = "pid",
                  transport: str = DEFAULT_TRANSPORT) -> None:
         self.name = name
-        self.count_own = count_own  # count the records of the workload's own pid (one-process workloads)
+        self.own = own
         self.ruleset = ruleset
         self.decode = decode
         self.options = dict(wakeup_events=wakeup_events, page_cnt=page_cnt, drain_ms=drain_ms, transport=transport)
         self.cap = None
         self.switch: Optional[ProbeSwitch] = None
+        self.bpf_sha256 = ""
 
     def open(self) -> None:
+        from tracer.bench.builds import REPO, bpf_digest
         from tracer.capture import CaptureOptions, open_capture
 
+        self.bpf_sha256 = bpf_digest(str(REPO))  # the program compiled now: others may be editing bpf/
         self.cap = open_capture(CaptureOptions(rules=self.ruleset, **self.options))
         self.switch = ProbeSwitch(self.cap.program.bpf)
         self.switch.off()
 
+    @property
+    def count_own(self) -> bool:
+        return self.own is not None and self.decode
+
     def _consume(self, tally: Dict[str, int], pid: int, timeout_ms: int = 50) -> None:
-        """One poll: counts records, and those of process `pid`, without keeping them."""
-        if not self.decode:
-            # The reader thread's ceiling alone: its samples taken off undecoded
-            # (this consumer exists only to tell reader cost from decode cost).
-            tally["records"] += self.cap.discard(timeout_ms)
-            return
-        batch = self.cap.poll(timeout_ms)
-        tally["records"] += len(batch)
+        """One poll: counts records, and the workload's own, without keeping them."""
+        n, batch = consume.take(self.cap, self.decode, timeout_ms)
+        tally["records"] += n
         if self.count_own:
-            tally["own_records"] += sum(1 for e in batch if e.pid == pid)
+            tally["own_records"] += sum(1 for e in batch if getattr(e, self.own) == pid)
 
     def _drain(self, before: Dict[str, int], tally: Dict[str, int], pid: int, timeout: float = 10.0
                ) -> Dict[str, int]:
         """Consumes until every emitted record is delivered or counted lost (or timeout)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            self._consume(tally, pid)
-            now = self.cap.losses()
-            d = {k: now[k] - before.get(k, 0) for k in now if k != "queued"}
-            if not self.decode:
-                d["delivered"] = tally["records"]
-            # the loss ledger's identity: perf_lost repeats submit failures, and malformed and
-            # filtered samples are among the delivered ones, so adding them would stop the drain early
-            accounted = d["delivered"] + d["bpf_submit_failed"] + d["userspace_dropped"]
-            if (accounted >= d["emitted"] and now["queued"] == 0) or time.monotonic() > deadline:
-                d["queued"] = now["queued"]
-                return d
+        return consume.drain(self.cap, self.decode, before, tally, lambda: self._consume(tally, pid), timeout)
 
     def _run(self, job, tally: Dict[str, int], attached_tail=None):
         """Runs `job` with the programs switched on, consuming records as they come;
@@ -220,11 +222,10 @@ class Bpfaudit(Config):
         tally = {"records": 0, "own_records": 0} if self.count_own else {"records": 0}
         res, consumer_cpu, _ = self._run(job, tally)
         d = self._drain(before, tally, res.pid)
-        return res, {**tally, "emitted": d["emitted"], "lost": d["emitted"] - d["delivered"], "losses": d,
-                     "consumer_cpu_ms": round(consumer_cpu * 1000, 1), "job_wall_ms": round(res.ns / 1e6, 1)}
+        return res, consume.run_extra(tally, d, consumer_cpu, res.ns)
 
-    def program_fds(self) -> Dict[str, int]:
-        return self.switch.program_fds()
+    def program_ids(self) -> Dict[str, int]:
+        return {k: bpfstats.prog_id(fd) for k, fd in self.switch.program_fds().items()}
 
     def close(self) -> None:
         if self.cap is not None:
@@ -236,11 +237,12 @@ def bpf_run_stats(config, job) -> Dict[str, Optional[float]]:
     """One extra run with kernel.bpf_stats_enabled: ns per run of the enter and exit programs.
 
     Kept out of the timed repetitions: the statistics add two clock reads to every run.
-    The counts are machine-wide (every process's syscalls run the programs).
+    The counts are machine-wide (every process's syscalls run the programs). Every program
+    the configuration attaches: sched_process_exec's too where the build has it.
     """
     out: Dict[str, Optional[float]] = {}
     with bpfstats.stats_enabled():
-        ids = {k: bpfstats.prog_id(fd) for k, fd in config.program_fds().items()}
+        ids = config.program_ids()
         before = {k: bpfstats.run_counters(i) for k, i in ids.items()}
         config.measure(job)
         after = {k: bpfstats.run_counters(i) for k, i in ids.items()}

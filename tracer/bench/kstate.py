@@ -17,6 +17,8 @@ from tracer.kaudit.state import auditctl, load_rules
 
 NEVER_TASK = ("-a", "never,task")
 BENCH_RULE = "-a always,exit -F arch=b64 -S getppid -F auid>=1000 -F auid!=unset -k bench"
+# S6: every exec of a login session (the key only to count auditd's records)
+EXEC_RULE = "-a always,exit -F arch=b64 -S execve,execveat -F auid>=1000 -F auid!=unset -k bench"
 STOCK_GLOB = "/usr/share/doc/auditd/examples/rules/30-ospp-v42*.rules"
 
 

@@ -47,12 +47,18 @@ class ProbeSwitch:
         self.attached = True
 
     def program_fds(self) -> Dict[str, int]:
-        """fd of each attached program, keyed 'enter'/'exit' by its tracepoint."""
+        """fd of each attached program, keyed by its tracepoint: 'enter'/'exit' for the syscall
+        ones, any other by its name (e.g. 'sched_process_exec')."""
         out: Dict[str, int] = {}
         for tp, raw in [(t, False) for t in self.classic] + [(t, True) for t in self.raw]:
-            key = "enter" if tp.endswith(b"sys_enter") else "exit"
-            out[key] = self.bpf.funcs[_name(tp, raw)].fd
+            out[program_key(tp)] = self.bpf.funcs[_name(tp, raw)].fd
         return out
+
+
+def program_key(tp: bytes) -> str:
+    """b'raw_syscalls:sys_enter' or b'sys_enter' -> 'enter'; b'sched_process_exec' -> itself."""
+    event = tp.split(b":")[-1].decode()
+    return {"sys_enter": "enter", "sys_exit": "exit"}.get(event, event)
 
 
 def load_empty(raw: bool) -> Tuple[object, ProbeSwitch]:

@@ -26,6 +26,9 @@ def interleave(configs: List[Config], reps: int, job,
     kernel audit's backlog waits must) or the workload's "cpu" ns per call.
     """
     results = {c.name: ConfigResult(c.name, extra={"runs": []}) for c in configs}
+    for c in configs:
+        if getattr(c, "bpf_sha256", None):  # which bpf/ the configuration compiled (builds.bpf_digest)
+            results[c.name].extra["bpf_sha256"] = c.bpf_sha256
     for rep in range(reps):
         for i in rotation(len(configs), rep):
             c = configs[i]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import copy
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Sequence
 
 from tracer.bench import kstate
+from tracer.bench.builds import Build, build_configs, build_row, builds_note
 from tracer.bench.configs import Bare, BareAuditContext, Bpfaudit, EmptyProbes, KernelAudit, bpf_run_stats
 from tracer.bench.quiet import QuietWaiter
 from tracer.bench.runner import interleave, opened
@@ -14,7 +15,7 @@ from tracer.bench.workload import GetppidJob
 
 
 def run_s1(binary: str, reps: int, seconds: float, log: Callable[[str], None],
-           quiet: Optional[QuietWaiter] = None) -> Dict[str, object]:
+           quiet: Optional[QuietWaiter] = None, builds: Sequence[Build] = ()) -> Dict[str, object]:
     from tracer.kaudit.auditd import AuditdRun
     from tracer.kaudit.state import kernel_audit_session
     from tracer.rules import parse_text
@@ -33,6 +34,8 @@ def run_s1(binary: str, reps: int, seconds: float, log: Callable[[str], None],
             Bpfaudit("bpfaudit, getppid unlisted", unlisted),
             Bpfaudit("bpfaudit, getppid listed", listed),
             BareAuditContext(),
+            *build_configs(builds, "getppid unlisted", "\n".join(loaded)),
+            *build_configs(builds, "getppid listed", "\n".join(loaded + [kstate.BENCH_RULE])),
         ]
         # one auditd for the whole scenario: nothing matches, so it only has to be there
         with AuditdRun(tuned=False):
@@ -40,7 +43,7 @@ def run_s1(binary: str, reps: int, seconds: float, log: Callable[[str], None],
             with opened(configs, log):
                 results = interleave(configs, reps, job, log, quiet, metric="cpu")
                 for c in configs:
-                    if hasattr(c, "program_fds"):
+                    if c.program_ids():
                         log(f"bpf_stats run: {c.name}")
                         results[c.name].extra["bpf_stats"] = bpf_run_stats(c, job)
     notes = [f"rules: the {len(loaded)} `-a` lines of {len(files)} files "
@@ -50,10 +53,12 @@ def run_s1(binary: str, reps: int, seconds: float, log: Callable[[str], None],
              "S1 ranks by the workload thread's CPU time per call (nothing blocks when nothing matches; "
              "time descheduled by other load is left out); wall and 10 ms-slice medians are in the JSON"]
     notes += [f"refused by the kernel, left out on both sides: {r}" for r in refused]
+    notes += builds_note(builds, "consumed by discard()")
     out: Dict[str, object] = {}
     for variant in ("unlisted", "listed"):
         names = ["bare", f"kernel audit, getppid {variant}", "empty classic tracepoint", "empty raw tracepoint",
-                 f"bpfaudit, getppid {variant}", "bare, audit context"]
+                 f"bpfaudit, getppid {variant}", "bare, audit context",
+                 *(build_row(b.label, f"getppid {variant}") for b in builds)]
         rows: List[ConfigResult] = [copy.deepcopy(results[n]) for n in names]
         summarize(rows, "bare", f"kernel audit, getppid {variant}")
         out[f"S1-{variant}"] = {

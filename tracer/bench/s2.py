@@ -9,9 +9,10 @@ rings undecoded), same rules and capture options.
 from __future__ import annotations
 
 import functools
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, Optional, Sequence
 
 from tracer.bench import kstate
+from tracer.bench.builds import Build, BuildAgent, build_configs, builds_note
 from tracer.bench.configs import Bare, Bpfaudit, EmptyProbes, KernelAudit, bpf_run_stats
 from tracer.bench.quiet import QuietWaiter
 from tracer.bench.runner import interleave, opened
@@ -34,6 +35,9 @@ FLOOR_NAME = "empty raw tracepoint"  # EmptyProbes(raw=True).name
 OURS_DISCARD = "bpfaudit, transport-only consumer"
 # row name -> how the targets name its consumer
 JUDGED = {OURS: "per-record consumer", OURS_DISCARD: "transport-only consumer"}
+# the --baseline-rev rows ("bpfaudit @8b817fd, transport-only consumer"): records of an older
+# build need no decoding by anyone, and the per-record consumer loses most of them anyway
+BUILD_ROWS = "transport-only consumer"
 
 
 def other_transport(transport: str) -> str:
@@ -46,7 +50,8 @@ def beside_name(transport: str) -> str:
 
 
 def run_s2(binary: str, reps: int, seconds: float, log: Callable[[str], None],
-           quiet: Optional[QuietWaiter] = None, transport: str = DEFAULT_TRANSPORT) -> Dict[str, object]:
+           quiet: Optional[QuietWaiter] = None, transport: str = DEFAULT_TRANSPORT,
+           builds: Sequence[Build] = ()) -> Dict[str, object]:
     from tracer.kaudit.auditd import AuditdRun
     from tracer.kaudit.state import auditctl, kernel_audit_session
     from tracer.rules import parse_text
@@ -66,12 +71,14 @@ def run_s2(binary: str, reps: int, seconds: float, log: Callable[[str], None],
             Bpfaudit(OURS, parse_text(kstate.BENCH_RULE), transport=transport),
             Bpfaudit(OURS_DISCARD, parse_text(kstate.BENCH_RULE), transport=transport, decode=False),
             Bpfaudit(beside, parse_text(kstate.BENCH_RULE), transport=other_transport(transport)),
+            *build_configs(builds, BUILD_ROWS, kstate.BENCH_RULE, decode=False, transport=transport),
         ]
+        measured = [c.name for c in configs if isinstance(c, (Bpfaudit, BuildAgent))]
         with opened(configs, log):
             results = interleave(configs, reps, job, log, quiet)
             # the transport-only consumer's too: the programs are the same, but a submission that
             # fails on a full ring (most of them with the per-record consumer) costs less than one that lands
-            for config in (c for c in configs if c.name in (OURS, OURS_DISCARD, beside)):
+            for config in (c for c in configs if c.name in measured):
                 log(f"bpf_stats run: {config.name}")
                 results[config.name].extra["bpf_stats"] = bpf_run_stats(config, job)
     rows = list(results.values())
@@ -80,7 +87,7 @@ def run_s2(binary: str, reps: int, seconds: float, log: Callable[[str], None],
     for r in rows:
         r.extra["x_kaudit_default"] = ratio(r.median_ns, default.median_ns)
         r.extra["added_vs_kaudit_default"] = ratio(r.added_ns, default.added_ns)
-    for ours in (results[OURS], results[OURS_DISCARD], results[beside]):
+    for ours in (results[n] for n in measured):
         ours.extra["lost_total"] = sum(run["lost"] for run in ours.extra["runs"])
         ours.extra["records_total"] = sum(run["records"] for run in ours.extra["runs"])
     return {"S2": {
@@ -97,7 +104,7 @@ def run_s2(binary: str, reps: int, seconds: float, log: Callable[[str], None],
                   "S2 ranks by wall time per call: kernel audit's backlog waits and the consumer's CPU are the cost",
                   "a submission that fails on a full ring costs BPF less than one that lands (see bpf_stats exit): "
                   "a lossy row's added cost is that of the records it dropped too; the transport-only row's is "
-                  "that of every record delivered"],
+                  "that of every record delivered", *builds_note(builds, "consumed by discard()")],
     }}
 
 

@@ -37,7 +37,7 @@ def run_s4(reps: int, log: Callable[[str], None], quiet: Optional[QuietWaiter] =
     with kernel_audit_session():
         loaded, _refused, _files = kstate.prepare_stock_rules()
         configs = [Bare(), KernelAudit(KAUDIT, auditd=functools.partial(AuditdRun, tuned=False), count_key=None),
-                   Bpfaudit(OURS, parse_text("\n".join(loaded)), count_own=False)]
+                   Bpfaudit(OURS, parse_text("\n".join(loaded)), own=None)]
         with Project() as root, opened(configs, log):
             jobs = {"make": MakeJob(root, 1000), "dd": dd_job(DD_BYTES, 1000)}
             results = {name: interleave(configs, reps, job, log, quiet, metric="wall") for name, job in jobs.items()}

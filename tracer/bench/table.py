@@ -30,8 +30,8 @@ def _row_note(row: Dict) -> str:
     parts = []
     stats = row.get("bpf_stats")
     if stats:
-        parts.append("bpf_stats ns/run enter {} exit {}".format(
-            *(fmt_ns(stats.get(f"{k}_ns_per_run")) for k in ("enter", "exit"))))
+        programs = [k[: -len("_ns_per_run")] for k in stats if k.endswith("_ns_per_run")]
+        parts.append("bpf_stats ns/run " + " ".join(f"{k} {fmt_ns(stats[f'{k}_ns_per_run'])}" for k in programs))
     runs = row.get("runs", [])
     if any("records" in r for r in runs):
         records, lost = sum(r["records"] for r in runs), sum(r["lost"] for r in runs)
@@ -81,7 +81,7 @@ def steps_table(scenario: Dict) -> Table:
 
 
 def targets_table(targets: List[Dict]) -> Table:
-    t = Table(title="Targets (issue 6)", title_justify="left")
+    t = Table(title="Targets (issues 6 and 12)", title_justify="left")
     for col in ("scenario", "check", "measured", "limit", "met", "note"):
         t.add_column(col, justify="right" if col in ("measured", "limit") else "left")
     for g in targets:
@@ -104,9 +104,33 @@ def build_tables(report: Dict) -> List[Table]:
             out += overload_tables(s)
         else:
             out.append(steps_table(s) if "steps" in s else config_table(s))
+    if report.get("builds", {}).get("comparison"):
+        out.append(builds_table(report["builds"]))
     if report.get("targets"):
         out.append(targets_table(report["targets"]))
     return out
+
+
+def builds_table(builds: Dict) -> Table:
+    """--baseline-rev: both builds' added cost per scenario, against the floor and kernel audit."""
+    comparison = builds["comparison"]
+    new, old = comparison[0]["new"], comparison[0]["old"]
+    t = Table(title=f"Builds side by side: @{new} (new) and @{old} (old), each in a process of its own",
+              title_justify="left")
+    for col in ("scenario", "unit", f"@{new} added", f"@{old} added", "new / old", "new / floor", "old / floor",
+                "new / kernel audit", "old / kernel audit", "lost new / old"):
+        t.add_column(col, justify="left" if col in ("scenario", "unit") or "kernel" in col else "right")
+    for c in comparison:
+        def vs(key: str) -> str:
+            # S2/S6: "tuned 0.04x, default 0.03x"; S1 has one kernel audit row
+            named = len(c["kaudit"]) > 1
+            return ", ".join((k["name"].replace("kernel audit + auditd ", "") + " " if named else "") + fmt_x(k[key])
+                             for k in c["kaudit"])
+
+        lost = "-" if c.get("new_lost") is None else f"{c['new_lost']:,} / {c['old_lost']:,}"
+        t.add_row(c["scenario"], c["unit"], fmt_ns(c["new_added"]), fmt_ns(c["old_added"]), fmt_x(c["new_over_old"]),
+                  fmt_x(c["new_over_floor"]), fmt_x(c["old_over_floor"]), vs("new_over"), vs("old_over"), lost)
+    return t
 
 
 def notes(report: Dict) -> List[str]:

@@ -1,4 +1,4 @@
-"""The getppid workload: started in a login session (auid) or not, parsed from its JSON line."""
+"""The workloads (getppid_loop, exec_loop): started in a login session (auid) or not, parsed from their JSON line."""
 
 from __future__ import annotations
 
@@ -48,10 +48,15 @@ def command(binary: str, seconds: float, rate: float = 0, latency: bool = False)
 
 def start(binary: str, seconds: float, rate: float = 0, auid: Optional[int] = None,
           latency: bool = False) -> subprocess.Popen:
-    if not os.access(binary, os.X_OK):
-        raise BpfauditError(f"workload {binary} is missing: run scripts/bench, which builds it with gcc", 2)
-    return subprocess.Popen(command(binary, seconds, rate, latency), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, preexec_fn=login_session(auid))
+    return start_argv(command(binary, seconds, rate, latency), auid)
+
+
+def start_argv(argv: List[str], auid: Optional[int] = None) -> subprocess.Popen:
+    """Starts a workload binary (argv[0]) that prints its JSON result line, in a login session of `auid`."""
+    if not os.access(argv[0], os.X_OK):
+        raise BpfauditError(f"workload {argv[0]} is missing: run scripts/bench, which builds it with gcc", 2)
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=login_session(auid))
 
 
 def parse_output(stdout: str, pid: int = 0) -> WorkloadResult:
@@ -96,6 +101,31 @@ class GetppidJob:
 
     def start(self) -> subprocess.Popen:
         return start(self.binary, self.seconds, self.rate, self.auid, self.latency)
+
+    def finish(self, proc: subprocess.Popen) -> WorkloadResult:
+        return finish(proc, timeout=self.seconds * 20 + 60)
+
+    def run(self) -> WorkloadResult:
+        return self.finish(self.start())
+
+
+def exec_command(binary: str, seconds: float, target: str) -> List[str]:
+    return [binary, f"{seconds:g}", target]
+
+
+@dataclass(frozen=True)
+class ExecJob:
+    """One run of exec_loop (S6): fork + execve(`target`) + wait for `seconds`; a "call" is one exec."""
+
+    binary: str
+    seconds: float
+    target: str
+    auid: Optional[int] = None
+
+    def start(self) -> subprocess.Popen:
+        if not os.access(self.target, os.X_OK):
+            raise BpfauditError(f"exec target {self.target} is missing: run scripts/bench, which builds it", 2)
+        return start_argv(exec_command(self.binary, self.seconds, self.target), self.auid)
 
     def finish(self, proc: subprocess.Popen) -> WorkloadResult:
         return finish(proc, timeout=self.seconds * 20 + 60)
