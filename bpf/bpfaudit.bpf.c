@@ -152,7 +152,21 @@ RAW_TRACEPOINT_PROBE(sys_enter)
 	return 0;
 }
 
-/* ctx->args: (struct pt_regs *regs, long ret) */
+/* the syscall is no longer in flight (every path out of sys_exit ends here) */
+static __always_inline int finish(struct ba_record *rec, __u32 *pending)
+{
+	rec->flags &= ~(BA_REC_PENDING | BA_REC_USERSPACE_CHECK);
+	__sync_fetch_and_add(pending, -1);
+	return 0;
+}
+
+/*
+ * sys_exit, first stage: the rule decision and the identity. A call it
+ * records is numbered here, then the second stage (a tail call: the verifier
+ * walks it as a program of its own, which keeps both far from its limits)
+ * assembles the items and submits the event.
+ * ctx->args: (struct pt_regs *regs, long ret)
+ */
 RAW_TRACEPOINT_PROBE(sys_exit)
 {
 	__u32 zero = 0, bucket = inflight_bucket((void *)ctx->args[0]);
@@ -167,9 +181,7 @@ RAW_TRACEPOINT_PROBE(sys_exit)
 	struct ba_config *cfg;
 	struct ba_syscall *sc;
 	union ba_evbuf *ev;
-	struct ba_exec *x;
 	struct ba_asm *a;
-	int named = 0;
 	__u64 *seq;
 	long ret;
 
@@ -180,7 +192,7 @@ RAW_TRACEPOINT_PROBE(sys_exit)
 	sc = syscall_entry(rec->abi & 1, rec->syscall);
 	ev = event_buffer();
 	if (!cfg || !sc || !ev)
-		goto out;
+		return finish(rec, pending);
 	ret = ctx->args[1];
 	rec->exit = ret;
 	rec->exit_ns = bpf_ktime_get_ns();
@@ -189,14 +201,13 @@ RAW_TRACEPOINT_PROBE(sys_exit)
 	struct eval_ctx *c = new_eval_ctx(sc);
 
 	if (!c)
-		goto out;
+		return finish(rec, pending);
 	struct ba_ids *ids = &c->ids;
 	read_ids(task, rec->abi & 1, ids, BA_SLOTS_ALL, pid_tgid);
-	x = exec_entry(sc, ret, pid_tgid);
 	a = &c->a;
 	a->off = BA_RECORD_HDR_SIZE;
 	a->n_items = a->cut = 0;
-	a->named = 0;
+	a->named = a->names_done = 0;
 
 	if (!(rec->flags & BA_REC_DECIDED)) {
 		set_ids(c, ids);
@@ -205,32 +216,75 @@ RAW_TRACEPOINT_PROBE(sys_exit)
 		c->start = rec->rule;
 		if (sc->flags & BA_SC_PATH_RULES) {
 			/* the names first: the path=/dir= test looks at them */
-			put_names(ev, a, rec, sc, c, x);
-			named = 1;
+			put_names(ev, a, rec, sc, c, exec_entry(sc, ret, pid_tgid));
+			a->names_done = 1;
 			path_states(c, ev);
 		}
-		eval_rules(c, sc, named ? ev : NULL);
+		eval_rules(c, sc, ev);	/* no candidate has a path= name without BA_SC_PATH_RULES */
 		if (c->result < 0)
-			goto out;
+			return finish(rec, pending);
 		if (c->userspace)
 			rec->flags |= BA_REC_USERSPACE_CHECK;
 		else if (c->action == BA_ACT_NEVER)
-			goto out;
+			return finish(rec, pending);
 		rec->rule = c->result;
 	}
 	if (cfg->failed_only && ba_success(ret))
-		goto out;
+		return finish(rec, pending);
 	if (cfg->auid_filter_on && ids->auid != cfg->auid_filter)
-		goto out;
+		return finish(rec, pending);
 
 	fill_identity(task, ids, rec, pid_tgid);
+
+	/* the per-CPU count of emitted records is the record's sequence number: from
+	 * here on the event is either submitted or counted as a failed submission */
+	__u32 idx = BA_CNT_EMITTED;
+	seq = counters.lookup(&idx);
+	if (!seq)
+		return finish(rec, pending);
+	rec->seq = *seq;
+	(*seq)++;
+	exit_stages.call(ctx, BA_STAGE_ITEMS);
+	/* reached only when the tail call could not be made */
+	count(BA_CNT_SUBMIT_FAILED);
+	return finish(rec, pending);
+}
+
+/* sys_exit, second stage (tail call, same context): the items, then the submission */
+int ba_tail_sys_exit_items(struct bpf_raw_tracepoint_args *ctx)
+{
+	__u32 zero = 0, bucket = inflight_bucket((void *)ctx->args[0]);
+	__u32 *pending = inflight.lookup(&bucket);
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	void *task = current_task();
+	struct ba_stash *st = stash.task_storage_get(task, 0, 0);
+	struct ba_record *rec;
+	struct ba_syscall *sc;
+	union ba_evbuf *ev;
+	struct eval_ctx *c;
+	struct ba_exec *x;
+	struct ba_asm *a;
+	long ret = ctx->args[1];
+
+	if (!pending || !st)
+		return 0;
+	rec = &st->rec;
+	sc = syscall_entry(rec->abi & 1, rec->syscall);
+	ev = event_buffer();
+	c = evalctx.lookup(&zero);
+	if (!sc || !ev || !c) {
+		count(BA_CNT_SUBMIT_FAILED);	/* numbered by the first stage */
+		return finish(rec, pending);
+	}
+	a = &c->a;
+	x = exec_entry(sc, ret, pid_tgid);
 
 	/* the items, in kernel audit's record order (user space keeps it) */
 	void *mm = btf_ptr(task, BA_OFF_TASK_MM);
 	__u64 root_d, root_mnt;
 
 	task_root(task, &root_d, &root_mnt);
-	if (!named && sc->path_arg[0] < BA_NARGS)
+	if (!a->names_done && sc->path_arg[0] < BA_NARGS)
 		put_names(ev, a, rec, sc, c, x);
 	if (x)
 		put_execve(ev, a, mm, x->argc);
@@ -245,14 +299,6 @@ RAW_TRACEPOINT_PROBE(sys_exit)
 
 		execs.delete(&tid);
 	}
-
-	/* the per-CPU count of emitted records is the record's sequence number */
-	__u32 idx = BA_CNT_EMITTED;
-	seq = counters.lookup(&idx);
-	if (!seq)
-		goto out;
-	rec->seq = *seq;
-	(*seq)++;
 	if (a->cut) {
 		rec->flags |= BA_REC_CUT;
 		count(BA_CNT_CUT);
@@ -282,8 +328,5 @@ RAW_TRACEPOINT_PROBE(sys_exit)
 #endif
 	if (err)
 		count(BA_CNT_SUBMIT_FAILED);
-out:
-	rec->flags &= ~(BA_REC_PENDING | BA_REC_USERSPACE_CHECK);
-	__sync_fetch_and_add(pending, -1);
-	return 0;
+	return finish(rec, pending);
 }

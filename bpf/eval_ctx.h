@@ -26,7 +26,8 @@ struct ba_asm {
 	__u32 off;		/* next item's offset */
 	__u16 n_items;
 	__u16 cut;		/* some item has flags */
-	__u32 named;		/* some name was read: kernel audit then writes CWD */
+	__u16 named;		/* some name was read: kernel audit then writes CWD */
+	__u16 names_done;	/* the PATH items are in (the first stage read them for path= rules) */
 	__u32 pad;
 };
 
@@ -51,6 +52,9 @@ struct eval_ctx {
 	__u32 path_maybe[2];	/* 1: an absolute name with // or /. in it: user space decides */
 	__u32 path_strlen[2];	/* bytes of each name (items.h put_names); 0: none */
 	__u32 path_off[2];	/* where each name is in the event buffer */
+	/* each name's first BA_PREFIX_LEN bytes, where every rule's prefix test reads them at fixed
+	 * offsets (reading the event buffer at path_off costs each rule twice the instructions) */
+	__u64 path_head[2][BA_PREFIX_LEN / 8];
 	struct ba_asm a;	/* the event being assembled at sys_exit */
 };
 

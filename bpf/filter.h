@@ -136,6 +136,9 @@ static __always_inline void path_state(struct eval_ctx *c, union ba_evbuf *ev, _
 	c->path_maybe[slot] = 0;
 	if (!len || ev->buf[at & BA_EV_MASK] != '/')
 		return;
+#pragma unroll
+	for (int k = 0; k < BA_PREFIX_LEN / 8; k++)
+		c->path_head[slot & 1][k] = *(__u64 *)&ev->buf[(at + k * 8) & BA_EV_MASK];
 	if (len >= BA_PATH_SCAN) {
 		c->path_maybe[slot] = 1;
 		return;
@@ -162,19 +165,14 @@ static __always_inline void path_state(struct eval_ctx *c, union ba_evbuf *ev, _
 }
 
 /* 1 if slot's name starts with the rule's prefix; branch-free, like the fields */
-static __always_inline __u64 path_starts_with(struct ba_rule *r, struct eval_ctx *c,
-					      union ba_evbuf *ev, __u32 slot)
+static __always_inline __u64 path_starts_with(struct ba_rule *r, struct eval_ctx *c, __u32 slot)
 {
 	/* shorter than the prefix: a difference however the bytes compare */
 	__u64 diff = ((__u64)c->path_strlen[slot] - (__u64)r->prefix_len) >> 63;
-	__u32 at = c->path_off[slot];
 
 #pragma unroll
-	for (int k = 0; k < BA_PREFIX_LEN / 8; k++) {
-		__u64 x = *(__u64 *)&ev->buf[(at + k * 8) & BA_EV_MASK];
-
-		diff |= (x ^ r->prefix[k]) & r->prefix_mask[k];
-	}
+	for (int k = 0; k < BA_PREFIX_LEN / 8; k++)
+		diff |= (c->path_head[slot][k] ^ r->prefix[k]) & r->prefix_mask[k];
 	asm volatile("" : "+r"(diff));
 	return 1 ^ nonzero(diff);
 }
@@ -183,8 +181,8 @@ static __always_inline __u64 path_starts_with(struct ba_rule *r, struct eval_ctx
 static __always_inline __u32 path_excludes(struct ba_rule *r, struct eval_ctx *c, union ba_evbuf *ev)
 {
 	__u64 may = c->path_maybe[0] | c->path_maybe[1] |
-		    (c->path_cmp[0] & path_starts_with(r, c, ev, 0)) |
-		    (c->path_cmp[1] & path_starts_with(r, c, ev, 1));
+		    (c->path_cmp[0] & path_starts_with(r, c, 0)) |
+		    (c->path_cmp[1] & path_starts_with(r, c, 1));
 
 	asm volatile("" : "+r"(may));
 	return (__u32)(1 ^ (may & 1));

@@ -49,6 +49,9 @@ BPF_TABLE("lru_hash", __u32, struct ba_exec, execs, 1024);
 BPF_PERCPU_ARRAY(execscratch, struct ba_exec, 1);
 /* rule evaluation state (filter.h); programs do not nest on a CPU */
 BPF_PERCPU_ARRAY(evalctx, struct eval_ctx, 1);
+/* sys_exit's later stages, tail-called (bpfaudit.bpf.c; the loader fills it) */
+#define BA_STAGE_ITEMS 0
+BPF_PROG_ARRAY(exit_stages, 1);
 /* identity of the tracer itself, read on request to verify offsets */
 BPF_ARRAY(selfcheck, struct ba_record, 1);
 /*

@@ -21,6 +21,8 @@ from tracer.layout import BPF_DIR, layout
 from tracer.tables import build_tables
 
 PROGRAM = BPF_DIR / "bpfaudit.bpf.c"
+# programs reached by tail calls, by prog-array map and index (bpf/maps.h: sys_exit's stages)
+TAIL_PROGRAMS = {"exit_stages": ("ba_tail_sys_exit_items",)}
 
 
 @dataclass
@@ -158,6 +160,7 @@ def load_program(rules: Sequence[KernelRule], filters: Filters = Filters(), defi
         raise BpfauditError(f"loading the BPF programs failed ({err}); with {headers.describe()}", 1) from None
     prog = Program(bpf, headers, offsets, list(rules), tables=tables)
     try:
+        load_tail_programs(prog)
         check_layout(prog)
         _write_tables(prog, tables, filters)
         selfcheck(prog)
@@ -165,6 +168,20 @@ def load_program(rules: Sequence[KernelRule], filters: Filters = Filters(), defi
         prog.close()
         raise
     return prog
+
+
+def load_tail_programs(prog: Program) -> None:
+    """Loads the programs sys_exit tail-calls and puts them in their prog arrays."""
+    bcc = import_bcc()
+    for map_name, names in TAIL_PROGRAMS.items():
+        array = prog.table(map_name)
+        for i, name in enumerate(names):
+            try:
+                fn = prog.bpf.load_func(name.encode(), bcc.BPF.RAW_TRACEPOINT)
+            except Exception as err:  # bcc raises bare Exception with the verifier's verdict
+                raise BpfauditError(f"loading the BPF program {name} failed ({err}); with "
+                                    f"{prog.headers.describe()}", 1) from None
+            array[ctypes.c_int(i)] = ctypes.c_int(fn.fd)
 
 
 # map -> the bpf/*.h struct its values are

@@ -17,8 +17,12 @@ _PROBE = re.compile(r"RAW_TRACEPOINT_PROBE\((\w+)\)")
 _STATS = re.compile(r"processed \d+ insns.*")
 
 
+# programs only reached by tail calls (bpf/maps.h prog arrays)
+_TAIL = re.compile(r"^int (ba_tail_\w+)\(struct bpf_raw_tracepoint_args \*ctx\)", re.M)
+
+
 def program_names(text: str):
-    return [f"bpfaudit_{name}" for name in _PROBE.findall(text)]
+    return [f"bpfaudit_{name}" for name in _PROBE.findall(text)] + _TAIL.findall(text)
 
 
 def loadable_text(text: str) -> str:

@@ -1,12 +1,15 @@
 """scripts/verifier-stats' source handling (no root: nothing is loaded)."""
 
-from tracer.loader import PROGRAM, assemble_source
+from tracer.loader import PROGRAM, TAIL_PROGRAMS, assemble_source
 from tracer.verifier_stats import builds, loadable_text, program_names
 
 
 def test_every_raw_tracepoint_program_is_found_and_renamed_so_bcc_does_not_attach_them():
     text = assemble_source(PROGRAM)
-    assert program_names(text) == ["bpfaudit_sched_process_exec", "bpfaudit_sys_enter", "bpfaudit_sys_exit"]
+    # the raw tracepoint programs, renamed, and the programs only tail calls reach (loaded as they are)
+    assert program_names(text) == ["bpfaudit_sched_process_exec", "bpfaudit_sys_enter", "bpfaudit_sys_exit",
+                                   "ba_tail_sys_exit_items"]
+    assert set(program_names(text)) >= {n for names in TAIL_PROGRAMS.values() for n in names}
     loadable = loadable_text(text)
     assert "RAW_TRACEPOINT_PROBE(" not in loadable
     for name in program_names(text):
