@@ -17,25 +17,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tracer.filters import KernelRule  # noqa: E402
 from tracer.layout import layout  # noqa: E402
 from tracer.reader import RecordDecoder  # noqa: E402
-from tracer.syscall_table import AUDIT_ARCH_X86_64, syscall_number  # noqa: E402
+from tracer.syscall_table import syscall_number  # noqa: E402
+from tests.unit import samples  # noqa: E402
 
 L = layout()
-Record = L.structs["ba_record"]
-HDR = L.BA_RECORD_HDR_SIZE
 BATCH = 512  # samples per decode_batch call (a wake-up every 64 samples per CPU, drained a few wake-ups late)
 
 
 def sample(seq: int, cpu: int, syscall: str, path: str = "") -> bytes:
-    """One sample as BPF submits it: the header, plus the bytes of its path if it has one."""
-    r = Record()
-    r.seq, r.cpu, r.arch, r.syscall, r.exit, r.rule = seq, cpu, AUDIT_ARCH_X86_64, syscall_number("x86_64", syscall), 3, 0
-    r.pid, r.tid, r.ppid, r.auid, r.uid = os.getpid(), os.getpid(), os.getppid(), 1000, 1000
-    r.enter_ns, r.exit_ns = 5_000_000_000 + seq, 5_000_001_000 + seq
-    r.comm, r.tty = b"getppid_loop", b""
-    raw = bytes(r)[:HDR]
+    """One whole event as BPF submits it (tests/unit/samples.py): the header, EXE, PROCTITLE, and
+    for a call taking a name its PATH and CWD items."""
+    items = [samples.item("PROCTITLE", b"./getppid_loop\0-n\0100000")]
     if path:
-        r.n_paths, r.path_len[0] = 1, len(path) + 1
-        raw = bytes(r)[:HDR] + path.encode() + b"\0"
+        items.append(samples.item("CWD", "/home/alice"))
+    raw = samples.sample(paths=[path] if path else [], items=items, exe="/usr/local/bin/getppid_loop", seq=seq,
+                         cpu=cpu, syscall=syscall_number("x86_64", syscall), rule=0, pid=os.getpid(),
+                         ppid=os.getppid(), auid=1000, uid=1000, comm=b"getppid_loop", tty=b"",
+                         enter_ns=5_000_000_000 + seq, exit_ns=5_000_001_000 + seq)
     return raw + b"\0" * (-(len(raw) + 4) % 8)  # perf's padding: u32 size + data is 8-aligned
 
 
@@ -109,7 +107,7 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=100_000)
     ap.add_argument("--profile", action="store_true", help="cProfile one decode pass, top 15 by own time")
     args = ap.parse_args()
-    for frac, label in ((0.0, "getppid (192-byte samples, no path)"), (0.25, "1 in 4 openat with a path")):
+    for frac, label in ((0.0, "getppid (header, EXE and PROCTITLE items)"), (0.25, "1 in 4 openat with PATH and CWD")):
         samples = workload(args.n, frac)
         print(f"{label}: decode_batch {time_decode(samples):,.0f} ns/record; ring read {time_ring(samples):,.0f}, "
               f"ring read + decode {time_ring(samples, decode=True):,.0f} ns/record")

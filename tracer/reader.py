@@ -125,6 +125,10 @@ class RecordDecoder:
         self._names: Dict[int, str] = {}
         self._texts: Dict[bytes, str] = {}
         self._ttys: Dict[bytes, str] = {}
+        self._titles: Dict[Tuple[bytes, int], bytes] = {}
+        self._known: Dict[bytes, tuple] = {}  # item block -> its decoding
+        self._kinds = (L.BA_ITEM_PATH, L.BA_ITEM_EXE, L.BA_ITEM_CWD, L.BA_ITEM_PROCTITLE, L.BA_ITEM_EXECVE,
+                       L.BA_ITEM_SOCKADDR, L.BA_ITEM_FAULT, L.BA_ITEM_CUT)
         self.delivered = 0  # samples received from the ring(s)
         self.malformed = 0  # samples of an impossible size or content
         self.seq_gaps = 0  # records BPF numbered but the reader never saw
@@ -147,9 +151,10 @@ class RecordDecoder:
         return self._decode([chunk[i + offset : i + stride] for i in range(0, len(chunk), stride)])
 
     def _items(self, raw: bytes, size: int, n_items: int):
-        """(paths, cwd, exe, proctitle, argv, argc, sockaddr, cut) of an event's items; None when malformed."""
-        L = self._L
+        """(paths, cwd, exe, proctitle, argv, argc, sockaddr, cut, n_items) of an event's items; None when
+        malformed. Nothing in it is mutable but argv (a list a consumer could change: see _decode)."""
         unpack_item, item_size = self._item.unpack_from, self._item.size
+        PATH, EXE, CWD, PROCTITLE, EXECVE, SOCKADDR, FAULT, CUT = self._kinds
         texts = self._texts
         paths: List[Optional[str]] = []
         cwd = exe = argv = sockaddr = proctitle = None
@@ -165,36 +170,41 @@ class RecordDecoder:
             if start + length > size:
                 return None
             payload = raw[start : start + length]
-            if kind == L.BA_ITEM_PATH:
+            if kind == EXE or kind == CWD:
+                # the same few strings, event after event: decoded once
+                text = None if flags & FAULT else texts.get(payload)
+                if text is None and not flags & FAULT:
+                    text = _remember(texts, payload, _text(payload))
+                if kind == EXE:
+                    exe, name = text, "exe"
+                else:
+                    cwd, name = text, "cwd"
+            elif kind == PATH:
                 if flags:
                     cut.append(f"path{len(paths)}")
-                paths.append(None if flags & L.BA_ITEM_FAULT else _text(payload))
+                paths.append(None if flags & FAULT else _text(payload))
                 continue
-            if kind == L.BA_ITEM_EXE:
-                name = "exe"
-                if not flags & L.BA_ITEM_FAULT:
-                    exe = texts.get(payload) or _remember(texts, payload, _text(payload))
-            elif kind == L.BA_ITEM_CWD:
-                name = "cwd"
-                if not flags & L.BA_ITEM_FAULT:
-                    cwd = texts.get(payload) or _remember(texts, payload, _text(payload))
-            elif kind == L.BA_ITEM_PROCTITLE:
+            elif kind == PROCTITLE:
                 name = "proctitle"
-                proctitle = proctitle_rtrim(payload, bool(aux))
-            elif kind == L.BA_ITEM_EXECVE:
+                proctitle = self._titles.get((payload, aux))
+                if proctitle is None:
+                    proctitle = self._titles[(payload, aux)] = proctitle_rtrim(payload, bool(aux))
+                    if len(self._titles) > 4096:
+                        self._titles.clear()
+            elif kind == EXECVE:
                 name, argc = "argv", aux
                 args = payload.split(b"\0")
-                if args and args[-1] == b"" and not flags & L.BA_ITEM_CUT:
+                if args and args[-1] == b"" and not flags & CUT:
                     args.pop()  # the last argument's NUL
                 argv = [_text(a) for a in args] if payload else []
-            elif kind == L.BA_ITEM_SOCKADDR:
+            elif kind == SOCKADDR:
                 name = "sockaddr"
                 sockaddr = payload
             else:
                 return None
             if flags:
                 cut.append(name)
-        return paths, cwd, exe, proctitle, argv, argc, sockaddr, tuple(cut)
+        return tuple(paths), cwd, exe, proctitle, argv, argc, sockaddr, tuple(cut), n_items
 
     def _decode(self, raws: Iterable[bytes]) -> List[SyscallEvent]:
         """The decoding loop over raw samples."""
@@ -210,7 +220,7 @@ class RecordDecoder:
         out: List[SyscallEvent] = []
         append = out.append
         decide = self._decide
-        items = self._items
+        items, known = self._items, self._known
         delivered = malformed = gaps = cut_events = 0
         serial = self._serial
         # what the previous record had: a ring's records mostly repeat their CPU, process and syscall
@@ -243,11 +253,29 @@ class RecordDecoder:
                     gaps += seq - expect
                 expect = seq + 1
                 # BPF submits only the bytes in use: every item must lie inside the sample
-                parts = items(raw, size, n_items) if ver == version and hdr <= size <= n else None
-                if parts is None:
+                if ver != version or not hdr <= size <= n:
                     malformed += 1
                     continue
-                paths, cwd, exe, proctitle, argv, argc, sockaddr, cut = parts
+                # a process's events mostly carry the same items (exe, proctitle, cwd, even names):
+                # the decoding of a small item block is looked up, not redone
+                body = raw[hdr:size]
+                parts = known.get(body) if size - hdr <= 1024 else None
+                if parts is None:
+                    parts = items(raw, size, n_items)
+                    if parts is None:
+                        malformed += 1
+                        continue
+                    if size - hdr <= 1024:
+                        if len(known) >= 4096:
+                            known.clear()
+                        known[body] = parts
+                elif n_items != parts[8]:
+                    malformed += 1
+                    continue
+                paths, cwd, exe, proctitle, argv, argc, sockaddr, cut, _n = parts
+                paths = list(paths)
+                if argv is not None:
+                    argv = list(argv)
                 if cut:
                     cut_events += 1
 
