@@ -178,7 +178,7 @@ static __always_inline __u64 path_starts_with(struct ba_rule *r, struct eval_ctx
 }
 
 /* 1 when no path of the syscall can satisfy the rule's path=/dir= name */
-static __always_inline __u32 path_excludes(struct ba_rule *r, struct eval_ctx *c, union ba_evbuf *ev)
+static __always_inline __u32 path_excludes(struct ba_rule *r, struct eval_ctx *c)
 {
 	__u64 may = c->path_maybe[0] | c->path_maybe[1] |
 		    (c->path_cmp[0] & path_starts_with(r, c, 0)) |
@@ -212,7 +212,7 @@ static __always_inline int eval_rule(__u32 idx, struct eval_ctx *c, union ba_evb
 	/* at exit (ev set) the names are known: a path=/dir= rule none of them
 	 * can satisfy fails here instead of in user space */
 	if (ev && r->prefix_len)
-		fail |= path_excludes(r, c, ev);
+		fail |= path_excludes(r, c);
 	if (fail)
 		return 0;
 	c->result = idx;
