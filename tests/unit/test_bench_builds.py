@@ -2,6 +2,7 @@
 (with a scripted agent), the agent's measuring loop (with a fake capture session), and the
 side-by-side comparison, its issue 12 target and its table from a report dict."""
 
+import contextlib
 import importlib.util
 import io
 import json
@@ -254,8 +255,9 @@ def builds_report():
 
     rows = summarize([row("bare", 140.0), row(DEFAULT_NAME, 20140.0), row(TUNED_NAME, 15140.0),
                       row(FLOOR_NAME, 280.0), row(build_row("worktree", "transport-only consumer"), 740.0,
-                                                   {"lost_total": 0}),
-                      row(build_row("8b817fd", "transport-only consumer"), 590.0, {"lost_total": 0})],
+                                                   {"lost_total": 0, "bpf_stats": {"bpf_ns_per_workload_call": 850.0}}),
+                      row(build_row("8b817fd", "transport-only consumer"), 590.0,
+                          {"lost_total": 0, "bpf_stats": {"bpf_ns_per_workload_call": 500.0}})],
                      "bare", TUNED_NAME)
     return {"S2": {"title": "S2", "rows": [r.to_json() for r in rows], "notes": []}}
 
@@ -267,6 +269,7 @@ def test_the_builds_are_compared_against_each_other_the_floor_and_kernel_audit()
     assert round(c["new_over_floor"], 4) == round(600 / 140, 4)
     assert [(k["name"], k["added"], round(k["new_over"], 4), round(k["old_over"], 4)) for k in c["kaudit"]] == [
         (TUNED_NAME, 15000.0, 0.04, 0.03), (DEFAULT_NAME, 20000.0, 0.03, 0.0225)]
+    assert c["bpf_ns_per_call"] == {"new": 850.0, "old": 500.0, "new_over_old": 1.7}
     assert compare_builds({}, "worktree", "8b817fd") == []
 
 
@@ -286,7 +289,7 @@ def test_the_builds_table_is_printed_before_the_targets():
     text = buf.getvalue()
     assert text.index("Builds side by side: @worktree (new) and @8b817fd (old)") < text.index("Targets")
     line = next(ln for ln in text.splitlines() if ln.startswith("│ S2 "))
-    assert "600" in line and "450" in line and "1.33x" in line and "tuned 0.04x, default 0.03x" in line
+    assert "600" in line and "450" in line and "1.33x (BPF 1.70x)" in line and "tuned 0.04x, default 0.03x" in line
 
 
 @pytest.fixture
@@ -309,3 +312,26 @@ def test_the_options_reach_the_settings(settings_seen):
     assert s.exec_workload.endswith("build/exec_loop")
     result = CliRunner().invoke(cli.app, ["--exec-seconds", "0"])
     assert result.exit_code == 2 and "--exec-seconds must be positive" in result.output
+
+
+def test_the_bpf_stats_run_gives_bpfs_time_per_workload_call(monkeypatch):
+    """Before and after of each program (exit, sched_process_exec), over the workload's calls."""
+    from tracer.bench import configs
+
+    counters = iter([{"run_time_ns": 1000, "run_cnt": 10}, {"run_time_ns": 0, "run_cnt": 0},
+                     {"run_time_ns": 1_001_000, "run_cnt": 1010}, {"run_time_ns": 2_000, "run_cnt": 2}])
+    monkeypatch.setattr(configs.bpfstats, "run_counters", lambda prog_id: next(counters))
+
+    monkeypatch.setattr(configs.bpfstats, "stats_enabled", contextlib.nullcontext)
+
+    class Attached:
+        def program_ids(self):
+            return {"exit": 5, "sched_process_exec": 6}
+
+        def measure(self, job):
+            return Job().run(), {}
+
+    out = configs.bpf_run_stats(Attached(), None)
+    assert (out["exit_ns_per_run"], out["exit_runs"]) == (1000.0, 1000)
+    assert (out["sched_process_exec_ns_per_run"], out["sched_process_exec_runs"]) == (1000.0, 2)
+    assert out["workload_calls"] == 1020 and out["bpf_ns_per_workload_call"] == 1_002_000 / 1020

@@ -41,6 +41,9 @@ def compare_builds(scenarios: Dict[str, Dict], new: str, old: str) -> List[Dict[
             "new_over_floor": ratio(a["added_ns"], floor), "old_over_floor": ratio(b["added_ns"], floor),
             "new_lost": a.get("lost_total"), "old_lost": b.get("lost_total"), "kaudit": [],
         }
+        bpf = [(r.get("bpf_stats") or {}).get("bpf_ns_per_workload_call") for r in (a, b)]
+        if None not in bpf:  # the bpf_stats run: BPF's time per workload call, without the rounds' noise
+            entry["bpf_ns_per_call"] = {"new": bpf[0], "old": bpf[1], "new_over_old": ratio(bpf[0], bpf[1])}
         if a.get("cpu") and b.get("cpu"):  # S6: the same runs by CPU per exec (reported beside wall)
             entry["cpu"] = {"new_added": a["cpu"]["added_ns"], "old_added": b["cpu"]["added_ns"],
                             "new_over_old": ratio(a["cpu"]["added_ns"], b["cpu"]["added_ns"])}

@@ -239,14 +239,21 @@ def bpf_run_stats(config, job) -> Dict[str, Optional[float]]:
     Kept out of the timed repetitions: the statistics add two clock reads to every run.
     The counts are machine-wide (every process's syscalls run the programs). Every program
     the configuration attaches: sched_process_exec's too where the build has it.
+    "bpf_ns_per_workload_call": all of their time over the workload's calls (warm-up
+    included; S6: execs): BPF's share of a call, without the run-to-run noise of the
+    timed rounds, a lower bound of the added cost (no consumer, no cache effects).
     """
     out: Dict[str, Optional[float]] = {}
     with bpfstats.stats_enabled():
         ids = config.program_ids()
         before = {k: bpfstats.run_counters(i) for k, i in ids.items()}
-        config.measure(job)
+        res, _ = config.measure(job)
         after = {k: bpfstats.run_counters(i) for k, i in ids.items()}
     for k in ids:
         out[f"{k}_ns_per_run"] = bpfstats.ns_per_run(before[k], after[k])
         out[f"{k}_runs"] = after[k]["run_cnt"] - before[k]["run_cnt"]
+    calls = res.calls + res.warmup
+    spent = sum(after[k]["run_time_ns"] - before[k]["run_time_ns"] for k in ids)
+    out["workload_calls"] = calls
+    out["bpf_ns_per_workload_call"] = spent / calls if calls else None
     return out

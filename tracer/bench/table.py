@@ -31,7 +31,9 @@ def _row_note(row: Dict) -> str:
     stats = row.get("bpf_stats")
     if stats:
         programs = [k[: -len("_ns_per_run")] for k in stats if k.endswith("_ns_per_run")]
-        parts.append("bpf_stats ns/run " + " ".join(f"{k} {fmt_ns(stats[f'{k}_ns_per_run'])}" for k in programs))
+        parts.append("bpf_stats ns/run " + " ".join(f"{k} {fmt_ns(stats[f'{k}_ns_per_run'])}" for k in programs)
+                     + (f", {fmt_ns(stats['bpf_ns_per_workload_call'])} per workload call"
+                        if stats.get("bpf_ns_per_workload_call") is not None else ""))
     runs = row.get("runs", [])
     if any("records" in r for r in runs):
         records, lost = sum(r["records"] for r in runs), sum(r["lost"] for r in runs)
@@ -112,7 +114,8 @@ def build_tables(report: Dict) -> List[Table]:
 
 
 def builds_table(builds: Dict) -> Table:
-    """--baseline-rev: both builds' added cost per scenario, against the floor and kernel audit."""
+    """--baseline-rev: both builds' added cost per scenario, against the floor and kernel audit;
+    "(BPF ...)": the same ratio of the bpf_stats run's BPF time per workload call."""
     comparison = builds["comparison"]
     new, old = comparison[0]["new"], comparison[0]["old"]
     t = Table(title=f"Builds side by side: @{new} (new) and @{old} (old), each in a process of its own",
@@ -128,7 +131,9 @@ def builds_table(builds: Dict) -> Table:
                              for k in c["kaudit"])
 
         lost = "-" if c.get("new_lost") is None else f"{c['new_lost']:,} / {c['old_lost']:,}"
-        t.add_row(c["scenario"], c["unit"], fmt_ns(c["new_added"]), fmt_ns(c["old_added"]), fmt_x(c["new_over_old"]),
+        bpf = c.get("bpf_ns_per_call")
+        new_over_old = fmt_x(c["new_over_old"]) + (f" (BPF {fmt_x(bpf['new_over_old'])})" if bpf else "")
+        t.add_row(c["scenario"], c["unit"], fmt_ns(c["new_added"]), fmt_ns(c["old_added"]), new_over_old,
                   fmt_x(c["new_over_floor"]), fmt_x(c["old_over_floor"]), vs("new_over"), vs("old_over"), lost)
     return t
 
