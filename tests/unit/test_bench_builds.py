@@ -304,14 +304,16 @@ def settings_seen(monkeypatch):
 
 def test_the_options_reach_the_settings(settings_seen):
     result = CliRunner().invoke(cli.app, ["--scenarios", "S1,S2,S6", "--baseline-rev", "8b817fd",
-                                          "--exec-target", "/bin/true", "--exec-seconds", "2"])
+                                          "--exec-target", "/bin/true", "--exec-seconds", "2", "--exec-reps", "9"])
     assert result.exit_code == 0, result.output
     [s] = settings_seen
-    assert (s.scenarios, s.baseline_rev, s.exec_target, s.exec_seconds) == (["S1", "S2", "S6"], "8b817fd",
-                                                                             "/bin/true", 2.0)
+    assert (s.scenarios, s.baseline_rev, s.exec_target, s.exec_seconds, s.exec_reps) == \
+        (["S1", "S2", "S6"], "8b817fd", "/bin/true", 2.0, 9)
     assert s.exec_workload.endswith("build/exec_loop")
     result = CliRunner().invoke(cli.app, ["--exec-seconds", "0"])
     assert result.exit_code == 2 and "--exec-seconds must be positive" in result.output
+    result = CliRunner().invoke(cli.app, ["--exec-reps", "0"])
+    assert result.exit_code == 2 and "--exec-reps must be at least 1" in result.output
 
 
 def test_the_bpf_stats_run_gives_bpfs_time_per_workload_call(monkeypatch):

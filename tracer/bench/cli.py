@@ -58,8 +58,10 @@ def bench(
                                                               "build/exec_loop).")] = None,
     exec_target: Annotated[Optional[str], typer.Option(help="What S6 executes (default: build/exec_true, a static "
                                                             "`return 0`; e.g. /bin/true).")] = None,
-    exec_seconds: Annotated[Optional[float], typer.Option(help="Length of one S6 run in seconds (default 2; 0.5 "
+    exec_seconds: Annotated[Optional[float], typer.Option(help="Length of one S6 run in seconds (default 1; 0.5 "
                                                                "with --quick).")] = None,
+    exec_reps: Annotated[Optional[int], typer.Option(help="Rounds of S6 (default 15; 5 with --quick): an exec's cost "
+                                                          "moves between runs more than S1/S2's calls.")] = None,
 ) -> None:
     """Runs the scenarios, prints the tables and writes --json. Needs root; restores kernel audit."""
     err_console = Console(stderr=True)
@@ -88,6 +90,10 @@ def bench(
             if exec_seconds <= 0:
                 raise BpfauditError("--exec-seconds must be positive", 2)
             settings.exec_seconds = exec_seconds
+        if exec_reps is not None:
+            if exec_reps < 1:
+                raise BpfauditError("--exec-reps must be at least 1", 2)
+            settings.exec_reps = exec_reps
         settings.exec_workload = exec_workload or settings.exec_workload
         settings.exec_target = exec_target or settings.exec_target
         settings.baseline_rev = baseline_rev or None

@@ -40,13 +40,16 @@ class Settings:
     transport: str = DEFAULT_TRANSPORT  # CaptureOptions.transport of the bpfaudit configurations S2/S3/S5/S6 judge
     exec_workload: str = str(BUILD / "exec_loop")  # S6's fork+exec loop
     exec_target: str = str(BUILD / "exec_true")  # what it executes
-    exec_seconds: float = 2.0  # per S6 run: ~3,500 execs here (an exec varies by a few % between runs)
+    # S6: an exec's cost moves by 5-10 % from one run to the next here, however long the run (a
+    # run's placement, not averaging, sets it), so more and shorter rounds pair better
+    exec_seconds: float = 1.0  # per S6 run: ~1,700 execs here
+    exec_reps: int = 15
     baseline_rev: Optional[str] = None  # also measure this revision's build in S1, S2, S6 (and the worktree's alike)
 
     @classmethod
     def quick(cls, workload: str, scenarios: List[str]) -> "Settings":
         return cls(workload, scenarios, reps=3, seconds=0.5, s3_seconds=1.0, s4_reps=2, s5_seconds=5.0,
-                   exec_seconds=0.5)
+                   exec_seconds=0.5, exec_reps=5)
 
 
 def parse_scenarios(text: str) -> List[str]:
@@ -92,7 +95,7 @@ def _run_bench(settings: Settings, log: Callable[[str], None], tmp: str) -> Dict
         scenarios.update(run_s5(settings.workload, settings.s5_seconds, log, settings.s5_rate,
                                 scenarios.get("S3-decode"), quiet=quiet, transport=settings.transport))
     if "S6" in settings.scenarios:
-        scenarios.update(run_s6(settings.exec_workload, settings.exec_target, settings.reps, settings.exec_seconds,
+        scenarios.update(run_s6(settings.exec_workload, settings.exec_target, settings.exec_reps, settings.exec_seconds,
                                 log, quiet, settings.transport, builds))
     targets = (s1_targets(scenarios) + s2_targets(scenarios) + s3_targets(scenarios) + s4_targets(scenarios)
                + s5_targets(scenarios) + s6_targets(scenarios))
