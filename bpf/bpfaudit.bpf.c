@@ -292,7 +292,7 @@ int ba_tail_sys_exit_items(struct bpf_raw_tracepoint_args *ctx)
 		put_sockaddr(ev, a, rec, sc, ret);
 	if (a->named)
 		put_cwd(ev, a, st, root_d, root_mnt);
-	put_exe(ev, a, mm, root_d, root_mnt);
+	put_exe(ev, a, st, mm, root_d, root_mnt);
 	put_proctitle(ev, a, st, mm);
 	if (x) {
 		__u32 tid = (__u32)pid_tgid;

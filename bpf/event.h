@@ -16,6 +16,28 @@
 _Static_assert((BA_EVENT_MAX & BA_EV_MASK) == 0, "BA_EVENT_MAX is a power of two");
 _Static_assert((BA_NAME_MAX & BA_NAME_MASK) == 0, "BA_NAME_MAX is a power of two");
 
+/* bytes of a walked path kept for the thread's next events (longer ones are walked each time) */
+#define BA_PATHCACHE_LEN 256
+
+/*
+ * A path the dentry walk (dpath.h) made, reused while its key holds: the same
+ * dentry and mount, the dentry still under the same parent with the same name
+ * (hash and length), under the same root. exec, chdir, chroot and fork (a new
+ * thread has no cache) all change the key; so does a rename of the file or
+ * directory itself. A rename of a directory above it does not: the name then
+ * stays the one it had at the walk (docs/design.md).
+ */
+struct ba_pathcache {
+	__u64 dentry;
+	__u64 vfsmnt;
+	__u64 parent;
+	__u64 hash_len;
+	__u64 root;
+	__u32 len;		/* 0: nothing kept */
+	__u32 flags;
+	char name[BA_PATHCACHE_LEN];
+};
+
 /* sys_enter -> sys_exit, in the thread's task storage */
 struct ba_stash {
 	struct ba_record rec;
@@ -28,6 +50,8 @@ struct ba_stash {
 	__u32 title_len;	/* 0: not read yet */
 	__u32 title_aux;	/* BA_ITEM_PROCTITLE aux */
 	char title[BA_PROCTITLE_MAX];
+	struct ba_pathcache exe;	/* the last EXE and CWD items' paths */
+	struct ba_pathcache cwd;
 };
 
 /* one event being assembled; items are written at masked offsets < BA_EVENT_MAX */

@@ -109,12 +109,13 @@ static __always_inline void put_cwd(union ba_evbuf *ev, struct ba_asm *a, struct
 	if (!st->pwd_dentry)
 		flags = BA_ITEM_FAULT;
 	else
-		len = put_dpath(ev, a->off, st->pwd_dentry, st->pwd_mnt, root_d, root_mnt, &flags);
+		len = put_cached_dpath(ev, a->off, &st->cwd, st->pwd_dentry, st->pwd_mnt, root_d, root_mnt, &flags);
 	put_item(ev, a, BA_ITEM_CWD, flags, len, 0);
 }
 
 /* mm->exe_file's path; no item for a task without one (exe=(null), as kernel audit) */
-static __always_inline void put_exe(union ba_evbuf *ev, struct ba_asm *a, void *mm, __u64 root_d, __u64 root_mnt)
+static __always_inline void put_exe(union ba_evbuf *ev, struct ba_asm *a, struct ba_stash *st, void *mm,
+				    __u64 root_d, __u64 root_mnt)
 {
 	__u64 dentry, vfsmnt;
 	__u16 flags = 0;
@@ -130,7 +131,7 @@ static __always_inline void put_exe(union ba_evbuf *ev, struct ba_asm *a, void *
 		put_item(ev, a, BA_ITEM_EXE, BA_ITEM_FAULT, 0, 0);
 		return;
 	}
-	len = put_dpath(ev, a->off, dentry, vfsmnt, root_d, root_mnt, &flags);
+	len = put_cached_dpath(ev, a->off, &st->exe, dentry, vfsmnt, root_d, root_mnt, &flags);
 	put_item(ev, a, BA_ITEM_EXE, flags, len, 0);
 }
 
