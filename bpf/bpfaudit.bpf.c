@@ -250,55 +250,91 @@ RAW_TRACEPOINT_PROBE(sys_exit)
 	return finish(rec, pending);
 }
 
-/* sys_exit, second stage (tail call, same context): the items, then the submission */
-int ba_tail_sys_exit_items(struct bpf_raw_tracepoint_args *ctx)
-{
-	__u32 zero = 0, bucket = inflight_bucket((void *)ctx->args[0]);
-	__u32 *pending = inflight.lookup(&bucket);
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	void *task = current_task();
-	struct ba_stash *st = stash.task_storage_get(task, 0, 0);
-	struct ba_record *rec;
+/* what every later stage of sys_exit starts from: the thread's stash and the event being assembled */
+struct ba_stage {
+	__u32 *pending;
+	struct ba_stash *st;
 	struct ba_syscall *sc;
 	union ba_evbuf *ev;
 	struct eval_ctx *c;
-	struct ba_exec *x;
-	struct ba_asm *a;
-	long ret = ctx->args[1];
+};
 
-	if (!pending || !st)
-		return 0;
-	rec = &st->rec;
-	sc = syscall_entry(rec->abi & 1, rec->syscall);
-	ev = event_buffer();
-	c = evalctx.lookup(&zero);
-	if (!sc || !ev || !c) {
+static __always_inline int stage_enter(struct bpf_raw_tracepoint_args *ctx, struct ba_stage *s)
+{
+	__u32 zero = 0, bucket = inflight_bucket((void *)ctx->args[0]);
+
+	s->pending = inflight.lookup(&bucket);
+	s->st = stash.task_storage_get(current_task(), 0, 0);
+	if (!s->pending || !s->st)
+		return -1;
+	s->sc = syscall_entry(s->st->rec.abi & 1, s->st->rec.syscall);
+	s->ev = event_buffer();
+	s->c = evalctx.lookup(&zero);
+	if (!s->sc || !s->ev || !s->c) {
 		count(BA_CNT_SUBMIT_FAILED);	/* numbered by the first stage */
-		return finish(rec, pending);
+		finish(&s->st->rec, s->pending);
+		return -1;
 	}
-	a = &c->a;
-	x = exec_entry(sc, ret, pid_tgid);
+	return 0;
+}
+
+/*
+ * sys_exit, second stage (tail call, same context): the items from the call's
+ * arguments and the exec (PATH, EXECVE, SOCKADDR) and CWD. Each stage with a
+ * dentry walk is a program of its own: the verifier then walks each once.
+ */
+int ba_tail_sys_exit_items(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct ba_stage s;
+	long ret = ctx->args[1];
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	void *task = current_task();
+
+	if (stage_enter(ctx, &s))
+		return 0;
+	struct ba_record *rec = &s.st->rec;
+	struct ba_asm *a = &s.c->a;
+	struct ba_exec *x = exec_entry(s.sc, ret, pid_tgid);
 
 	/* the items, in kernel audit's record order (user space keeps it) */
-	void *mm = btf_ptr(task, BA_OFF_TASK_MM);
-	__u64 root_d, root_mnt;
-
-	task_root(task, &root_d, &root_mnt);
-	if (!a->names_done && sc->path_arg[0] < BA_NARGS)
-		put_names(ev, a, rec, sc, c, x);
-	if (x)
-		put_execve(ev, a, mm, x->argc);
-	if (sc->sock_mode)
-		put_sockaddr(ev, a, rec, sc, ret);
-	if (a->named)
-		put_cwd(ev, a, st, root_d, root_mnt);
-	put_exe(ev, a, st, mm, root_d, root_mnt);
-	put_proctitle(ev, a, st, mm);
+	if (!a->names_done && s.sc->path_arg[0] < BA_NARGS)
+		put_names(s.ev, a, rec, s.sc, s.c, x);
 	if (x) {
 		__u32 tid = (__u32)pid_tgid;
 
+		put_execve(s.ev, a, btf_ptr(task, BA_OFF_TASK_MM), x->argc);
 		execs.delete(&tid);
 	}
+	if (s.sc->sock_mode)
+		put_sockaddr(s.ev, a, rec, s.sc, ret);
+	if (a->named) {
+		__u64 root_d, root_mnt;
+
+		task_root(task, &root_d, &root_mnt);
+		put_cwd(s.ev, a, s.st, task, root_d, root_mnt);
+	}
+	exit_stages.call(ctx, BA_STAGE_SUBMIT);
+	count(BA_CNT_SUBMIT_FAILED);	/* the tail call could not be made */
+	return finish(rec, s.pending);
+}
+
+/* sys_exit, last stage: EXE and PROCTITLE, then the event is submitted */
+int ba_tail_sys_exit_submit(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct ba_stage s;
+	void *task = current_task();
+	void *mm = btf_ptr(task, BA_OFF_TASK_MM);
+	__u64 root_d, root_mnt;
+
+	if (stage_enter(ctx, &s))
+		return 0;
+	struct ba_record *rec = &s.st->rec;
+	struct ba_asm *a = &s.c->a;
+	union ba_evbuf *ev = s.ev;
+
+	task_root(task, &root_d, &root_mnt);
+	put_exe(ev, a, s.st, mm, root_d, root_mnt);
+	put_proctitle(ev, a, s.st, mm);
 	if (a->cut) {
 		rec->flags |= BA_REC_CUT;
 		count(BA_CNT_CUT);
@@ -328,5 +364,5 @@ int ba_tail_sys_exit_items(struct bpf_raw_tracepoint_args *ctx)
 #endif
 	if (err)
 		count(BA_CNT_SUBMIT_FAILED);
-	return finish(rec, pending);
+	return finish(rec, s.pending);
 }

@@ -122,41 +122,40 @@ static __always_inline __u32 put_dpath(union ba_evbuf *ev, __u32 off, __u64 dent
 }
 
 /*
- * put_dpath(), or the path `cache` kept from an earlier walk when it still names
- * (dentry, vfsmnt): one read of the dentry instead of two per component.
+ * The path `cache` kept from an earlier walk, when it still names (dentry,
+ * vfsmnt) under root_d: copied to the item's payload, its length returned;
+ * 0 when it does not (then *parent and *hash_len are what cache_keep() needs).
+ * `dentry` must be a BTF pointer (btf_ptr() from the task's objects): the check
+ * is two loads, no helper call, where a walk takes two per component.
  */
-static __always_inline __u32 put_cached_dpath(union ba_evbuf *ev, __u32 off, struct ba_pathcache *cache,
-					      __u64 dentry, __u64 vfsmnt, __u64 root_d, __u64 root_mnt,
-					      __u16 *flags)
+static __always_inline __u32 cache_copy(union ba_evbuf *ev, __u32 off, struct ba_pathcache *cache, void *dentry,
+					void *vfsmnt, __u64 root_d, __u16 *flags, __u64 *parent, __u64 *hash_len)
 {
-	char d[BA_DENTRY_SPAN];
-	__u32 at = (off + sizeof(struct ba_item)) & BA_EV_MASK;
-	__u32 len;
+	*parent = (__u64)btf_ptr(dentry, BA_OFF_DENTRY_D_PARENT);
+	*hash_len = btf_u64(dentry, BA_OFF_DENTRY_D_NAME_HASH_LEN);
+	if (!cache->len || cache->dentry != (__u64)dentry || cache->vfsmnt != (__u64)vfsmnt ||
+	    cache->parent != *parent || cache->hash_len != *hash_len || cache->root != root_d)
+		return 0;
+	__builtin_memcpy(&ev->buf[(off + sizeof(struct ba_item)) & BA_EV_MASK], cache->name, BA_PATHCACHE_LEN);
+	*flags |= cache->flags;
+	return cache->len & (2 * BA_PATHCACHE_LEN - 1);
+}
 
-	if (bpf_probe_read_kernel(d, sizeof(d), (void *)dentry + BA_DENTRY_LO))
-		return put_dpath(ev, off, dentry, vfsmnt, root_d, root_mnt, flags);
-	__u64 parent = *(__u64 *)&d[BA_OFF_DENTRY_D_PARENT - BA_DENTRY_LO];
-	__u64 hash_len = *(__u64 *)&d[BA_OFF_DENTRY_D_NAME_HASH_LEN - BA_DENTRY_LO];
-
-	if (cache->len && cache->dentry == dentry && cache->vfsmnt == vfsmnt && cache->parent == parent &&
-	    cache->hash_len == hash_len && cache->root == root_d) {
-		__builtin_memcpy(&ev->buf[at], cache->name, BA_PATHCACHE_LEN);
-		*flags |= cache->flags;
-		return cache->len & (2 * BA_PATHCACHE_LEN - 1);
-	}
-	len = put_dpath(ev, off, dentry, vfsmnt, root_d, root_mnt, flags);
+/* keeps a walk's result (the item payload at `off`, `len` bytes) for cache_copy() */
+static __always_inline void cache_keep(union ba_evbuf *ev, __u32 off, struct ba_pathcache *cache, void *dentry,
+				       void *vfsmnt, __u64 root_d, __u64 parent, __u64 hash_len, __u32 len, __u16 flags)
+{
 	cache->len = 0;
-	if (len && len <= BA_PATHCACHE_LEN && !*flags) {
-		__builtin_memcpy(cache->name, &ev->buf[at], BA_PATHCACHE_LEN);
-		cache->dentry = dentry;
-		cache->vfsmnt = vfsmnt;
-		cache->parent = parent;
-		cache->hash_len = hash_len;
-		cache->root = root_d;
-		cache->flags = 0;
-		cache->len = len;
-	}
-	return len;
+	if (!len || len > BA_PATHCACHE_LEN || flags)
+		return;
+	__builtin_memcpy(cache->name, &ev->buf[(off + sizeof(struct ba_item)) & BA_EV_MASK], BA_PATHCACHE_LEN);
+	cache->dentry = (__u64)dentry;
+	cache->vfsmnt = (__u64)vfsmnt;
+	cache->parent = parent;
+	cache->hash_len = hash_len;
+	cache->root = root_d;
+	cache->flags = 0;
+	cache->len = len;
 }
 
 #endif /* BPFAUDIT_DPATH_H */

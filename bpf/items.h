@@ -96,20 +96,35 @@ static __always_inline void task_root(void *task, __u64 *root_d, __u64 *root_mnt
 	void *fs = btf_ptr(task, BA_OFF_TASK_FS);
 
 	*root_d = *root_mnt = 0;
-	if (fs)
-		read_path_pair((__u64)fs + BA_OFF_FS_ROOT, root_d, root_mnt);
+	if (fs) {
+		*root_d = (__u64)btf_ptr(fs, BA_OFF_FS_ROOT + BA_OFF_PATH_DENTRY);
+		*root_mnt = (__u64)btf_ptr(fs, BA_OFF_FS_ROOT + BA_OFF_PATH_MNT);
+	}
 }
 
-static __always_inline void put_cwd(union ba_evbuf *ev, struct ba_asm *a, struct ba_stash *st,
+static __always_inline void put_cwd(union ba_evbuf *ev, struct ba_asm *a, struct ba_stash *st, void *task,
 				    __u64 root_d, __u64 root_mnt)
 {
+	void *fs = btf_ptr(task, BA_OFF_TASK_FS);
+	void *pwd = fs ? btf_ptr(fs, BA_OFF_FS_PWD + BA_OFF_PATH_DENTRY) : NULL;
+	void *pwd_mnt = fs ? btf_ptr(fs, BA_OFF_FS_PWD + BA_OFF_PATH_MNT) : NULL;
+	__u64 parent = 0, hash_len = 0;
 	__u16 flags = 0;
 	__u32 len = 0;
+	/* still in the directory the call started in (no chdir): the cache may hold it */
+	int same = pwd && (__u64)pwd == st->pwd_dentry && (__u64)pwd_mnt == st->pwd_mnt;
 
-	if (!st->pwd_dentry)
-		flags = BA_ITEM_FAULT;
-	else
-		len = put_cached_dpath(ev, a->off, &st->cwd, st->pwd_dentry, st->pwd_mnt, root_d, root_mnt, &flags);
+	if (!st->pwd_dentry) {
+		put_item(ev, a, BA_ITEM_CWD, BA_ITEM_FAULT, 0, 0);
+		return;
+	}
+	if (same)
+		len = cache_copy(ev, a->off, &st->cwd, pwd, pwd_mnt, root_d, &flags, &parent, &hash_len);
+	if (!len) {
+		len = put_dpath(ev, a->off, st->pwd_dentry, st->pwd_mnt, root_d, root_mnt, &flags);
+		if (same)
+			cache_keep(ev, a->off, &st->cwd, pwd, pwd_mnt, root_d, parent, hash_len, len, flags);
+	}
 	put_item(ev, a, BA_ITEM_CWD, flags, len, 0);
 }
 
@@ -117,9 +132,9 @@ static __always_inline void put_cwd(union ba_evbuf *ev, struct ba_asm *a, struct
 static __always_inline void put_exe(union ba_evbuf *ev, struct ba_asm *a, struct ba_stash *st, void *mm,
 				    __u64 root_d, __u64 root_mnt)
 {
-	__u64 dentry, vfsmnt;
+	void *file, *dentry, *vfsmnt;
+	__u64 parent, hash_len;
 	__u16 flags = 0;
-	void *file;
 	__u32 len;
 
 	if (!mm)
@@ -127,11 +142,17 @@ static __always_inline void put_exe(union ba_evbuf *ev, struct ba_asm *a, struct
 	file = btf_ptr(mm, BA_OFF_MM_EXE_FILE);
 	if (!file)
 		return;
-	if (read_path_pair((__u64)file + BA_OFF_FILE_F_PATH, &dentry, &vfsmnt)) {
+	dentry = btf_ptr(file, BA_OFF_FILE_F_PATH + BA_OFF_PATH_DENTRY);
+	vfsmnt = btf_ptr(file, BA_OFF_FILE_F_PATH + BA_OFF_PATH_MNT);
+	if (!dentry || !vfsmnt) {
 		put_item(ev, a, BA_ITEM_EXE, BA_ITEM_FAULT, 0, 0);
 		return;
 	}
-	len = put_cached_dpath(ev, a->off, &st->exe, dentry, vfsmnt, root_d, root_mnt, &flags);
+	len = cache_copy(ev, a->off, &st->exe, dentry, vfsmnt, root_d, &flags, &parent, &hash_len);
+	if (!len) {
+		len = put_dpath(ev, a->off, (__u64)dentry, (__u64)vfsmnt, root_d, root_mnt, &flags);
+		cache_keep(ev, a->off, &st->exe, dentry, vfsmnt, root_d, parent, hash_len, len, flags);
+	}
 	put_item(ev, a, BA_ITEM_EXE, flags, len, 0);
 }
 

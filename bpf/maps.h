@@ -51,7 +51,8 @@ BPF_PERCPU_ARRAY(execscratch, struct ba_exec, 1);
 BPF_PERCPU_ARRAY(evalctx, struct eval_ctx, 1);
 /* sys_exit's later stages, tail-called (bpfaudit.bpf.c; the loader fills it) */
 #define BA_STAGE_ITEMS 0
-BPF_PROG_ARRAY(exit_stages, 1);
+#define BA_STAGE_SUBMIT 1
+BPF_PROG_ARRAY(exit_stages, 2);
 /* identity of the tracer itself, read on request to verify offsets */
 BPF_ARRAY(selfcheck, struct ba_record, 1);
 /*

@@ -22,7 +22,7 @@ from tracer.tables import build_tables
 
 PROGRAM = BPF_DIR / "bpfaudit.bpf.c"
 # programs reached by tail calls, by prog-array map and index (bpf/maps.h: sys_exit's stages)
-TAIL_PROGRAMS = {"exit_stages": ("ba_tail_sys_exit_items",)}
+TAIL_PROGRAMS = {"exit_stages": ("ba_tail_sys_exit_items", "ba_tail_sys_exit_submit")}
 
 
 @dataclass

@@ -8,7 +8,7 @@ def test_every_raw_tracepoint_program_is_found_and_renamed_so_bcc_does_not_attac
     text = assemble_source(PROGRAM)
     # the raw tracepoint programs, renamed, and the programs only tail calls reach (loaded as they are)
     assert program_names(text) == ["bpfaudit_sched_process_exec", "bpfaudit_sys_enter", "bpfaudit_sys_exit",
-                                   "ba_tail_sys_exit_items"]
+                                   "ba_tail_sys_exit_items", "ba_tail_sys_exit_submit"]
     assert set(program_names(text)) >= {n for names in TAIL_PROGRAMS.values() for n in names}
     loadable = loadable_text(text)
     assert "RAW_TRACEPOINT_PROBE(" not in loadable
