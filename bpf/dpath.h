@@ -25,18 +25,6 @@ static __always_inline __u64 kread_u64(__u64 addr)
 	return v;
 }
 
-/* a struct path {mnt, dentry} at addr, as two scalars */
-static __always_inline int read_path_pair(__u64 addr, __u64 *dentry, __u64 *vfsmnt)
-{
-	__u64 p[2] = {};
-
-	if (bpf_probe_read_kernel(p, sizeof(p), (void *)addr))
-		return -1;
-	*vfsmnt = p[BA_OFF_PATH_MNT / 8];
-	*dentry = p[BA_OFF_PATH_DENTRY / 8];
-	return *dentry && *vfsmnt ? 0 : -1;
-}
-
 /* one step up from w->dentry: prepends its name, or crosses to the mountpoint; 1: stop */
 static __always_inline int dpath_step(struct ba_pathbuf *w, __u64 root_d, __u64 root_mnt)
 {

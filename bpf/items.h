@@ -47,8 +47,10 @@ static __always_inline void stash_pwd(struct ba_stash *st, void *task)
 	void *fs = btf_ptr(task, BA_OFF_TASK_FS);
 
 	st->pwd_dentry = st->pwd_mnt = 0;
-	if (fs)
-		read_path_pair((__u64)fs + BA_OFF_FS_PWD, &st->pwd_dentry, &st->pwd_mnt);
+	if (fs) {
+		st->pwd_dentry = (__u64)btf_ptr(fs, BA_OFF_FS_PWD + BA_OFF_PATH_DENTRY);
+		st->pwd_mnt = (__u64)btf_ptr(fs, BA_OFF_FS_PWD + BA_OFF_PATH_MNT);
+	}
 }
 
 /*
