@@ -195,9 +195,8 @@ PT_REGS = tuple(m for m in KERNEL_FIELDS if m.startswith("PT_REGS_"))
 # Expected sizes: a field of another width means a kernel we do not understand.
 _SIZES = {"TASK_REAL_PARENT": 8, "TASK_CRED": 8, "TASK_SIGNAL": 8, "SIGNAL_TTY": 8, **{m: 8 for m in PT_REGS},
           **{m: 8 for m in ("TASK_MM", "TASK_FS", "MM_EXE_FILE", "MM_ARG_START", "MM_ARG_END", "PATH_MNT",
-                            "PATH_DENTRY", "DENTRY_D_PARENT", "DENTRY_D_NAME_NAME", "DENTRY_D_NAME_HASH_LEN", "VFSMOUNT_MNT_ROOT",
-                            "MOUNT_MNT_PARENT", "MOUNT_MNT_MOUNTPOINT", "BPRM_FILENAME")},
-          }
+                            "PATH_DENTRY", "DENTRY_D_PARENT", "DENTRY_D_NAME_NAME", "DENTRY_D_NAME_HASH_LEN",
+                            "VFSMOUNT_MNT_ROOT", "MOUNT_MNT_PARENT", "MOUNT_MNT_MOUNTPOINT", "BPRM_FILENAME")}}
 # embedded structs the programs only add a member's offset to
 _ANY_SIZE = {"MOUNT_MNT", "FILE_F_PATH", "FS_PWD", "FS_ROOT"}
 # Name buffers the programs copy the first 16 bytes of, as two 8-byte loads: at least that long.
