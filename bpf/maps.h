@@ -57,7 +57,7 @@ BPF_PROG_ARRAY(exit_stages, 2);
 BPF_ARRAY(selfcheck, struct ba_record, 1);
 /*
  * records to user space: a perf ring per CPU, or with -DBA_RINGBUF=PAGES one
- * BPF ring buffer of PAGES pages shared by all CPUs (tracer/ringbuf.py)
+ * BPF ring buffer of PAGES pages shared by all CPUs (tracer/capture/ringbuf.py)
  */
 #ifdef BA_RINGBUF
 #ifndef BA_RINGBUF_WAKEUP

@@ -2,7 +2,7 @@
 /*
  * The kernel/user boundary of bpfaudit, defined once: the record the exit
  * program submits, the configuration and rule tables user space writes, and
- * the loss-counter indices. tracer/layout.py parses this file to build its
+ * the loss-counter indices. tracer/capture/layout.py parses this file to build its
  * decoder; nothing in Python restates an offset or a constant by hand.
  *
  * Rules for this file: fixed-width types only, explicit padding, every

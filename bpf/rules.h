@@ -4,7 +4,7 @@
  * programs evaluate. Field types and actions are the kernel's own numbers
  * (include/uapi/linux/audit.h) so a compiled rule reads like the kernel's.
  * Comparisons are on 32-bit values, as the kernel's audit_comparator().
- * Parsed by tracer/layout.py like record.h.
+ * Parsed by tracer/capture/layout.py like record.h.
  */
 #ifndef BPFAUDIT_RULES_H
 #define BPFAUDIT_RULES_H
@@ -54,7 +54,7 @@
 
 /*
  * Value slots: where the programs put each comparable value (eval_ctx.vals).
- * tracer/tables.py maps BA_F_* field types to these.
+ * tracer/capture/tables.py maps BA_F_* field types to these.
  */
 #define BA_SLOT_PID 0
 #define BA_SLOT_PPID 1

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Reads the identity of the current task. Every offset comes from the running
- * kernel's BTF as a -DBA_OFF_* flag (tracer/btf.py): the header tree bcc
+ * kernel's BTF as a -DBA_OFF_* flag (tracer/capture/btf.py): the header tree bcc
  * compiles against may be for another kernel, so no struct layout from it is used.
  */
 #ifndef BPFAUDIT_TASK_H

@@ -15,8 +15,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tracer.filters import KernelRule  # noqa: E402
-from tracer.layout import layout  # noqa: E402
-from tracer.reader import RecordDecoder  # noqa: E402
+from tracer.capture.layout import layout  # noqa: E402
+from tracer.capture.reader import RecordDecoder  # noqa: E402
 from tracer.syscall_table import syscall_number  # noqa: E402
 from tests.unit import samples  # noqa: E402
 
@@ -77,7 +77,7 @@ def time_decode(samples, repeat: int = 5, batch: int = BATCH) -> float:
 def time_ring(samples, repeat: int = 5, decode: bool = False) -> float:
     """ns per record to read a perf ring holding CPU 0's samples (one copy, then the record walk,
     or the uniform-chunk check), and with `decode` to decode them too: the consumer's whole path."""
-    from tracer import perf_ring
+    from tracer.capture import perf_ring
 
     rules = [KernelRule(L.BA_ACT_ALWAYS, None, key="bench")]
     raws = [raw for cpu, raw in samples if cpu == 0]

@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import List
 
-from tracer.loader import PROGRAM, assemble_source, compile_flags, import_bcc, require_root, running_kernel_offsets
+from tracer.capture.loader import PROGRAM, assemble_source, compile_flags, import_bcc, require_root, running_kernel_offsets
 
 # bcc attaches RAW_TRACEPOINT_PROBE functions as it loads them: renamed, they only load
 _PROBE = re.compile(r"RAW_TRACEPOINT_PROBE\((\w+)\)")
@@ -34,7 +34,7 @@ def builds(defines: List[str]) -> List[List[str]]:
     (the default ring-buffer build first, as `trace` compiles it, then the perf-ring one)."""
     if defines:
         return [defines]
-    from tracer.capture import CaptureOptions, ringbuf_defines
+    from tracer.capture.session import CaptureOptions, ringbuf_defines
 
     return [[f"-D{d}" for d in ringbuf_defines(CaptureOptions(transport="ringbuf"))], []]
 

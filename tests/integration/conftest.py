@@ -35,7 +35,7 @@ def fed_workload(ruleset, binary, lines: List[str], auid: Optional[int] = 1000):
     """Runs `binary` in a login session (auid 1000; None: no session, auid unset) under a capture
     of `ruleset`, feeding it `lines` on stdin (its calls; it answers "done"), and returns
     (its pid, events, losses)."""
-    from tracer.capture import CaptureOptions, open_capture
+    from tracer.capture.session import CaptureOptions, open_capture
 
     with open_capture(CaptureOptions(rules=ruleset, wakeup_events=1)) as cap:
         proc = subprocess.Popen([str(binary)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tracer.capture import CaptureOptions, open_capture
+from tracer.capture.session import CaptureOptions, open_capture
 from tracer.rules import parse_text
 from tracer.syscall_table import AUDIT_ARCH_X86_64, syscall_number
 

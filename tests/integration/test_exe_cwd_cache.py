@@ -29,7 +29,7 @@ SCRIPT = textwrap.dedent("""
 
 
 def test_cached_exe_and_cwd_follow_chdir_rename_fork_and_exec(tmp_path):
-    from tracer.capture import CaptureOptions, open_capture
+    from tracer.capture.session import CaptureOptions, open_capture
     from tracer.compare.session import run_login_session
 
     for d in ("a", "b"):

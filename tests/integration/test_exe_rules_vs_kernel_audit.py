@@ -24,7 +24,7 @@ def _rules(watched: str) -> str:
 
 
 def test_exe_rule_selects_what_kernel_audit_selects(tmp_path):
-    from tracer.capture import CaptureOptions, open_capture
+    from tracer.capture.session import CaptureOptions, open_capture
     from tracer.compare.session import run_login_session
     from tracer.kaudit.auditd import AuditdRun
     from tracer.kaudit.state import load_rules as load_kernel_rules

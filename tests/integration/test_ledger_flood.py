@@ -47,8 +47,8 @@ def capture_main(auid: int, out_path: str, mode: str = "tiny-ring", transport: s
     runs: only the bcc transport has a user-space queue).
     """
     sys.path.insert(0, str(ROOT))
-    from tracer.capture import CaptureOptions, open_capture
-    from tracer.ledger import LossLedger, ledger_update
+    from tracer.capture.session import CaptureOptions, open_capture
+    from tracer.capture.ledger import LossLedger, ledger_update
     from tracer.rules import parse_text
 
     stop, release = [], []

@@ -1,4 +1,4 @@
-"""The perf-ring transport (tracer/perf_ring.py) against the real programs: it delivers the
+"""The perf-ring transport (tracer/capture/perf_ring.py) against the real programs: it delivers the
 same records as bcc's perf buffer, and every record of a flood is delivered or counted
 lost, per CPU, with the rings' own LOST records as the cross-check."""
 
@@ -13,9 +13,9 @@ from typing import Optional
 
 import pytest
 
-from tracer.capture import CaptureOptions, open_capture
+from tracer.capture.session import CaptureOptions, open_capture
 from tracer.errors import BpfauditError
-from tracer.ledger import LossLedger, ledger_update
+from tracer.capture.ledger import LossLedger, ledger_update
 from tracer.rules import parse_text
 
 from .conftest import bpf_prog_ids, set_loginuid
@@ -121,7 +121,7 @@ def test_a_consumer_that_stops_reading_loses_in_bpf_and_the_rings_report_it_per_
 
 
 def test_a_failure_after_loading_leaves_nothing_attached(monkeypatch):
-    import tracer.capture as capture
+    import tracer.capture.session as capture
 
     def refuse(events_map, page_cnt, wakeup_events):
         raise BpfauditError("no rings today")

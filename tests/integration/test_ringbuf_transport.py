@@ -1,4 +1,4 @@
-"""The ringbuf transport (tracer/ringbuf.py, the program built with -DBA_RINGBUF) against the
+"""The ringbuf transport (tracer/capture/ringbuf.py, the program built with -DBA_RINGBUF) against the
 real kernel: every record of a flood on all CPUs at once, sharing one ring, delivered or
 counted lost per CPU by the records' cpu field. (Same records as the other transports:
 test_perf_ring_transport.)"""
@@ -11,9 +11,9 @@ import threading
 
 import pytest
 
-from tracer.capture import CaptureOptions, open_capture
+from tracer.capture.session import CaptureOptions, open_capture
 from tracer.errors import BpfauditError
-from tracer.ledger import LossLedger
+from tracer.capture.ledger import LossLedger
 
 from .conftest import bpf_prog_ids
 from .test_perf_ring_transport import finish, flood, flood_rule
@@ -69,7 +69,7 @@ def test_a_consumer_that_stops_reading_loses_in_bpf_counted_per_cpu():
 
 
 def test_a_failure_after_loading_the_ringbuf_program_leaves_nothing_attached(monkeypatch):
-    import tracer.capture as capture
+    import tracer.capture.session as capture
 
     def refuse(events_map):
         raise BpfauditError("no ring today")

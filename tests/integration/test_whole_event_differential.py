@@ -76,7 +76,7 @@ def build_workload(out_dir: Path) -> Path:
 def run_whole_event(tmp: Path, say: Callable[[str], None] = lambda _: None) -> WholeEventRun:
     """Builds the workload and runs it once as a login session while kernel audit
     (with auditd) and a bpfaudit capture both trace it. Root; kernel audit restored after."""
-    from tracer.capture import CaptureOptions, open_capture
+    from tracer.capture.session import CaptureOptions, open_capture
     from tracer.compare.session import run_login_session
     from tracer.formats.audit_text import format_event
     from tracer.kaudit import netlink

@@ -8,7 +8,7 @@ import ctypes
 import os
 from typing import Iterable, Optional, Sequence, Tuple, Union
 
-from tracer.layout import layout
+from tracer.capture.layout import layout
 from tracer.syscall_table import AUDIT_ARCH_X86_64, syscall_number
 
 L = layout()

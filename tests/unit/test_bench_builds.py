@@ -76,8 +76,14 @@ def test_a_bad_revision_is_one_message_and_exit_2(repo, tmp_path):
     git(repo, "add", "tracer/__init__.py")
     git(repo, "rm", "-q", "tracer/capture.py")
     git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "no capture")
-    with pytest.raises(BpfauditError, match="has no tracer/capture.py"):
+    with pytest.raises(BpfauditError, match="has no tracer/capture.py or tracer/capture/__init__.py"):
         extract_revision("HEAD", str(tmp_path / "x"), repo=repo)
+    # since issue 12 the capture API is the package tracer/capture/: a revision with it builds
+    (repo / "tracer" / "capture").mkdir()
+    (repo / "tracer" / "capture" / "__init__.py").write_text("# the package\n")
+    git(repo, "add", "tracer/capture/__init__.py")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "package")
+    assert Path(extract_revision("HEAD", str(tmp_path / "y"), repo=repo).tree, "tracer/capture/__init__.py").is_file()
 
 
 def test_the_agent_runs_the_builds_own_tracer(tmp_path):

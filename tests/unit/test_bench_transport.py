@@ -4,7 +4,7 @@ and a bad value refused in one line with exit code 2."""
 import pytest
 from typer.testing import CliRunner
 
-from tracer.capture import DEFAULT_TRANSPORT
+from tracer.capture.session import DEFAULT_TRANSPORT
 from tracer.bench import cli
 from tracer.bench.s2 import beside_name, other_transport
 from tracer.bench.s3 import TARGETED, setups

@@ -1,4 +1,4 @@
-"""tracer/btf.py on BTF blobs built here by a small encoder (kernel's include/uapi/linux/btf.h)."""
+"""tracer/capture/btf.py on BTF blobs built here by a small encoder (kernel's include/uapi/linux/btf.h)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import struct
 
 import pytest
 
-from tracer import btf as B
-from tracer.btf import KERNEL_FIELDS, PT_REGS, Btf, kernel_offsets, load_vmlinux_btf, regs_span
+from tracer.capture import btf as B
+from tracer.capture.btf import KERNEL_FIELDS, PT_REGS, Btf, kernel_offsets, load_vmlinux_btf, regs_span
 from tracer.errors import BpfauditError
 
 

@@ -1,4 +1,4 @@
-"""tracer/capture.py with a fake loaded program: samples through the queue to events, the loss
+"""tracer/capture/session.py with a fake loaded program: samples through the queue to events, the loss
 ledger, user-space rule decisions, and clean detach (no root, no BPF)."""
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ import time
 
 import pytest
 
-import tracer.capture as capture
-from tracer.capture import CaptureOptions, CaptureSession
+import tracer.capture.session as capture
+from tracer.capture.session import CaptureOptions, CaptureSession
 from tracer.errors import BpfauditError
-from tracer.layout import layout
-from tracer.loader import Program
+from tracer.capture.layout import layout
+from tracer.capture.loader import Program
 from tracer.rules import load_rules
 from tracer.syscall_table import AUDIT_ARCH_X86_64, syscall_number
 
@@ -220,7 +220,7 @@ class FakeTransport:
 
 class FakeRings(FakeTransport):
     def __init__(self, ncpu=2, data_size=1 << 16):
-        from tracer.perf_ring import MemoryRing
+        from tracer.capture.perf_ring import MemoryRing
 
         super().__init__()
         self.memory = {cpu: MemoryRing(data_size) for cpu in range(ncpu)}
@@ -257,7 +257,7 @@ def poll_until(s, n, timeout=5.0):
 
 
 def test_ring_samples_become_events_a_batch_per_ring(rings):
-    from tracer.perf_ring import sample_record
+    from tracer.capture.perf_ring import sample_record
 
     with ring_session(page_cnt=8, wakeup_events=16) as s:
         events_map, page_cnt, wakeup = rings["args"]
@@ -274,8 +274,8 @@ def test_ring_samples_become_events_a_batch_per_ring(rings):
 
 
 def test_ring_lost_records_count_per_cpu_and_the_ledger_reconciles(rings):
-    from tracer.ledger import LossLedger, read_capture
-    from tracer.perf_ring import lost_record, sample_record
+    from tracer.capture.ledger import LossLedger, read_capture
+    from tracer.capture.perf_ring import lost_record, sample_record
 
     with ring_session() as s:
         counters = s.program.counters
@@ -302,7 +302,7 @@ def test_ring_lost_records_count_per_cpu_and_the_ledger_reconciles(rings):
 
 
 def test_ring_records_wait_in_the_ring_until_polled(rings):
-    from tracer.perf_ring import sample_record
+    from tracer.capture.perf_ring import sample_record
 
     with ring_session(queue_limit=10) as s:  # no queue: the limit does not apply, the ring is the buffer
         mem = rings["rings"].memory
@@ -317,7 +317,7 @@ def test_ring_records_wait_in_the_ring_until_polled(rings):
 
 def test_poll_waits_for_a_wakeup_even_with_records_pending(rings):
     """A poll that returned at once whenever a record was there would take them a few at a time."""
-    from tracer.perf_ring import sample_record
+    from tracer.capture.perf_ring import sample_record
 
     with ring_session() as s:
         rings["rings"].memory[0].write(sample_record(raw_sample(0, 1)))
@@ -327,7 +327,7 @@ def test_poll_waits_for_a_wakeup_even_with_records_pending(rings):
 
 
 def test_discard_counts_samples_delivered_without_decoding(rings):
-    from tracer.perf_ring import sample_record
+    from tracer.capture.perf_ring import sample_record
 
     with ring_session() as s:
         for seq in range(1, 8):
@@ -363,7 +363,7 @@ def test_detach_uses_the_programs_own_detach_when_it_has_one(loaded):
 # -- the ringbuf transport: one ring in memory, records of every CPU in it ------------
 class FakeRingBuffer(FakeTransport):
     def __init__(self, data_size=1 << 16):
-        from tracer.ringbuf import MemoryRingbuf
+        from tracer.capture.ringbuf import MemoryRingbuf
 
         super().__init__()
         self.memory = MemoryRingbuf(data_size)
@@ -389,7 +389,7 @@ def ringbuf_session(**kw) -> CaptureSession:
 
 
 def test_ringbuf_program_is_compiled_for_one_ring_of_the_perf_rings_memory(ringbuf, loaded):
-    from tracer.perf_ring import online_cpus
+    from tracer.capture.perf_ring import online_cpus
 
     with ringbuf_session(page_cnt=8, wakeup_events=16) as s:
         pages = 8 * len(online_cpus())
@@ -407,7 +407,7 @@ def test_a_ringbuf_wakeup_that_is_not_a_power_of_two_is_refused_before_loading(l
 
 
 def test_ringbuf_records_of_all_cpus_count_by_their_own_cpu_and_the_ledger_reconciles(ringbuf):
-    from tracer.ledger import LossLedger, read_capture
+    from tracer.capture.ledger import LossLedger, read_capture
 
     with ringbuf_session() as s:
         mem, counters = ringbuf["ring"].memory, s.program.counters

@@ -12,7 +12,7 @@ from tracer.compare.cells import Cell
 from tracer.compare.observe import Observation, audit_observations, bpf_observations, from_syscall_event
 from tracer.compare.report import build_report, differences, render_report
 from tracer.compare.session import RunResult
-from tracer.events import SyscallEvent
+from tracer.capture.events import SyscallEvent
 from tracer.kaudit.records import parse_audit_records
 
 X86_64 = 0xC000003E

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tracer.events import SyscallEvent
+from tracer.capture.events import SyscallEvent
 from tracer.formats import jsonl
 from tracer.syscall_table import AUDIT_ARCH_X86_64
 

@@ -1,4 +1,4 @@
-"""tracer/headers.py on fake /lib/modules trees."""
+"""tracer/capture/headers.py on fake /lib/modules trees."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 import pytest
 
 from tracer.errors import BpfauditError
-from tracer.headers import header_tree
+from tracer.capture.headers import header_tree
 
 RUNNING = os.uname().release
 

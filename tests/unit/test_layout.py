@@ -1,4 +1,4 @@
-"""tracer/layout.py against the header text: constants, struct sizes and drift."""
+"""tracer/capture/layout.py against the header text: constants, struct sizes and drift."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tracer.layout import BPF_DIR, HEADERS, Layout, LayoutError, layout
+from tracer.capture.layout import BPF_DIR, HEADERS, Layout, LayoutError, layout
 
 L = layout()
 

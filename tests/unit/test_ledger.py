@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tracer.ledger import CaptureCounters, KernelAuditCounters, LossLedger
+from tracer.capture.ledger import CaptureCounters, KernelAuditCounters, LossLedger
 
 
 def losses(**kw):
@@ -81,7 +81,7 @@ def test_the_perf_lost_cross_check_exists_only_where_the_ring_reports_losses(tra
 
 
 def test_a_live_capture_reading_carries_its_transport():
-    from tracer.ledger import read_capture
+    from tracer.capture.ledger import read_capture
 
     class Capture:  # what read_capture uses of a CaptureSession
         def __init__(self, transport):

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 import tracer.commands.trace as trace_cmd
 from tracer.cli import app
-from tracer.ledger import CaptureCounters
+from tracer.capture.ledger import CaptureCounters
 
 runner = CliRunner()
 

@@ -1,4 +1,4 @@
-"""tracer/loader.py without a kernel: source assembly, compiler flags and the layout check."""
+"""tracer/capture/loader.py without a kernel: source assembly, compiler flags and the layout check."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import re
 
 import pytest
 
-from tracer.btf import KERNEL_FIELDS
+from tracer.capture.btf import KERNEL_FIELDS
 from tracer.errors import BpfauditError
-from tracer.layout import BPF_DIR, layout
-from tracer.loader import MAP_VALUE_STRUCTS, PROGRAM, Program, assemble_source, check_layout, compile_flags
+from tracer.capture.layout import BPF_DIR, layout
+from tracer.capture.loader import MAP_VALUE_STRUCTS, PROGRAM, Program, assemble_source, check_layout, compile_flags
 
 
 def write(path, text):

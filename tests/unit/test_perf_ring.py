@@ -1,4 +1,4 @@
-"""tracer/perf_ring.py: perf records walked out of ring bytes laid out as the kernel lays them
+"""tracer/capture/perf_ring.py: perf records walked out of ring bytes laid out as the kernel lays them
 out (samples, LOST records, wrap-around, records not complete yet, impossible headers)."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import struct
 
 import pytest
 
-from tracer import perf_ring
-from tracer.perf_ring import MemoryRing, lost_record, parse_records, sample_record
+from tracer.capture import perf_ring
+from tracer.capture.perf_ring import MemoryRing, lost_record, parse_records, sample_record
 
 
 def raws(n, size=188, start=0):  # 200-byte records, no padding

@@ -1,4 +1,4 @@
-"""tracer/reader.py: raw event samples (tests/unit/samples.py builds them as BPF does), decoded to
+"""tracer/capture/reader.py: raw event samples (tests/unit/samples.py builds them as BPF does), decoded to
 SyscallEvents: the header, every item kind, cut and unreadable items, malformed samples."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-import tracer.reader as reader_mod
+import tracer.capture.reader as reader_mod
 from tracer.filters import KernelRule
 from tracer.formats import jsonl
-from tracer.reader import RecordDecoder, proctitle_rtrim, serial_base
+from tracer.capture.reader import RecordDecoder, proctitle_rtrim, serial_base
 from tracer.syscall_table import AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, syscall_number
 
 from tests.unit.samples import EXECVE, HDR, IDS, OPENAT, L, Record, header, item, pack_items, sample
@@ -259,7 +259,7 @@ def test_a_header_the_decoder_does_not_know_is_refused():
 
 
 def test_a_uniform_chunk_decodes_as_its_samples_one_by_one():
-    from tracer.perf_ring import SAMPLE_DATA_OFFSET, sample_record, uniform_stride
+    from tracer.capture.perf_ring import SAMPLE_DATA_OFFSET, sample_record, uniform_stride
 
     raws = [sample(seq=s, cpu=1, pid=4242 + s % 2, exit=-s % 3) for s in (1, 2, 5, 6)]
     chunk = b"".join(sample_record(r) for r in raws)

@@ -1,4 +1,4 @@
-"""tracer/ringbuf.py: BPF ring buffer records walked out of bytes laid out as the kernel lays
+"""tracer/capture/ringbuf.py: BPF ring buffer records walked out of bytes laid out as the kernel lays
 them out (8-byte headers, BUSY and DISCARD bits, 8-byte alignment, the data area mapped twice
 so a wrapped record reads whole), and one ring's records split into runs by CPU."""
 
@@ -8,7 +8,7 @@ import struct
 
 import pytest
 
-from tracer.ringbuf import (BUSY_BIT, DISCARD_BIT, HDR_SZ, MemoryRingbuf, SequenceGaps, merge_tallies,
+from tracer.capture.ringbuf import (BUSY_BIT, DISCARD_BIT, HDR_SZ, MemoryRingbuf, SequenceGaps, merge_tallies,
                             record_size, scan_records, tally_samples, tally_uniform, uniform_prefix)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tracer.filters import FieldCheck
-from tracer.layout import layout
+from tracer.capture.layout import layout
 from tracer.rules import RuleError, default_rules, parse_text
 from tracer.rules.compile import compile_rules
 from tracer.rules.lint import lint, rule_status
@@ -38,7 +38,7 @@ def test_in_kernel_rule():
 def test_userspace_fields_and_never():
     (k,) = compiled("-a never,exit -F arch=b64 -S execve -F exe=/usr/bin/ls -C auid!=uid -F success=1\n")
     assert k.action == L.BA_ACT_NEVER and k.userspace
-    # success keeps its raw value; tracer/tables.py turns it into AUDITSC_SUCCESS/FAILURE
+    # success keeps its raw value; tracer/capture/tables.py turns it into AUDITSC_SUCCESS/FAILURE
     assert [(f.type, f.value) for f in k.fields] == [(L.BA_F_ARCH, AUDIT_ARCH_X86_64), (L.BA_F_SUCCESS, 1)]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tracer.events import SyscallEvent
+from tracer.capture.events import SyscallEvent
 from tracer.rules import parse_text
 from tracer.rules.evaluate import comparator, evaluate
 from tracer.syscall_table import AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, syscall_number

@@ -1,7 +1,7 @@
 """compile_rules() + a model of the BPF tables agree with evaluate() on random rules and events.
 
 The model is what the BPF programs do with the tables: walk the rules in order, skip a rule
-whose syscall set lacks the call, compare the FieldChecks with tracer/tables.py's encoding,
+whose syscall set lacks the call, compare the FieldChecks with tracer/capture/tables.py's encoding,
 and at the first rule that passes either decide (in-kernel rule) or hand the event to user
 space, which calls evaluate() from that rule on.
 """
@@ -11,13 +11,13 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tracer.events import SyscallEvent
-from tracer.layout import layout
+from tracer.capture.events import SyscallEvent
+from tracer.capture.layout import layout
 from tracer.rules import RuleError, parse_text
 from tracer.rules.compile import compile_rules
 from tracer.rules.evaluate import evaluate
 from tracer.syscall_table import AUDIT_ARCH_I386, AUDIT_ARCH_X86_64
-from tracer.tables import encode_check, check_matches
+from tracer.capture.tables import encode_check, check_matches
 
 L = layout()
 U32 = 0xFFFFFFFF

@@ -1,4 +1,4 @@
-"""tracer/tables.py: the comparison encoding against audit_comparator(), and the packed tables."""
+"""tracer/capture/tables.py: the comparison encoding against audit_comparator(), and the packed tables."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 
 from tracer.errors import BpfauditError
 from tracer.filters import FieldCheck, KernelRule
-from tracer.layout import layout
+from tracer.capture.layout import layout
 from tracer.syscall_meta import CHANGES_CREDS, NEVER_RETURN, PATH_ARGS
 from tracer.syscall_table import AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, syscall_number, syscall_table
-from tracer.tables import auid_bounds, build_tables, check_matches, encode_check, field_slot, pack_prefix
+from tracer.capture.tables import auid_bounds, build_tables, check_matches, encode_check, field_slot, pack_prefix
 
 L = layout()
 U32 = 0xFFFFFFFF

@@ -121,9 +121,9 @@ def test_live_source_drives_the_capture_api(monkeypatch):
         calls.append(("open", options))
         return Session()
 
-    fake = types.ModuleType("tracer.capture")
+    fake = types.ModuleType("tracer.capture.session")
     fake.CaptureOptions, fake.open_capture = CaptureOptions, open_capture
-    monkeypatch.setitem(sys.modules, "tracer.capture", fake)
+    monkeypatch.setitem(sys.modules, "tracer.capture.session", fake)
 
     ruleset = object()
     # the perf-ring transport: its losses carry the rings' own LOST count (a ring buffer has none)

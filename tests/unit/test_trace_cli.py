@@ -8,7 +8,7 @@ import types
 import pytest
 from typer.testing import CliRunner
 
-import tracer.loader as loader
+import tracer.capture.loader as loader
 from tracer.cli import app
 
 runner = CliRunner()

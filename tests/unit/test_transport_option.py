@@ -8,10 +8,10 @@ import os
 import pytest
 from typer.testing import CliRunner
 
-import tracer.capture as capture
+import tracer.capture.session as capture
 import tracer.commands.trace as trace_cmd
-from tracer.capture import DEFAULT_TRANSPORT
-from tracer.capture import TRANSPORTS
+from tracer.capture.session import DEFAULT_TRANSPORT
+from tracer.capture.session import TRANSPORTS
 from tracer.cli import app
 from tracer.commands import top as top_cmd
 from tracer.top.sources import LiveSource

@@ -1,6 +1,6 @@
 """scripts/verifier-stats' source handling (no root: nothing is loaded)."""
 
-from tracer.loader import PROGRAM, TAIL_PROGRAMS, assemble_source
+from tracer.capture.loader import PROGRAM, TAIL_PROGRAMS, assemble_source
 from tracer.verifier_stats import builds, loadable_text, program_names
 
 
@@ -20,7 +20,7 @@ def test_every_raw_tracepoint_program_is_found_and_renamed_so_bcc_does_not_attac
 
 
 def test_without_flags_each_transports_build_is_measured_the_default_first(monkeypatch):
-    monkeypatch.setattr("tracer.capture.online_cpus", lambda: [0, 1])
+    monkeypatch.setattr("tracer.capture.session.online_cpus", lambda: [0, 1])
     ringbuf, perf = builds([])
     assert ringbuf == ["-DBA_RINGBUF=2048", "-DBA_RINGBUF_WAKEUP=1024"] and perf == []
     assert builds(["-DBA_RINGBUF=64"]) == [["-DBA_RINGBUF=64"]]

@@ -7,7 +7,7 @@ from typing import List, Optional, Sequence, Tuple
 
 from rich.console import Console
 
-from tracer.events import SyscallEvent
+from tracer.capture.events import SyscallEvent
 
 T0 = 1_760_000_000.0  # a fixed epoch second: tests never read the clock
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Dict, Mapping, Optional, Sequence
 
-from tracer.ledger import CaptureCounters, LossLedger
+from tracer.capture.ledger import CaptureCounters, LossLedger
 
 COUNTERS = ("bpf_submit_failed", "perf_lost", "userspace_dropped", "seq_gaps", "malformed",
             "userspace_filtered", "stash_full", "queued")

@@ -13,7 +13,7 @@ import gzip
 import threading
 from typing import Dict, Iterator, List, Optional
 
-from tracer.ledger import counter_delta
+from tracer.capture.ledger import counter_delta
 
 FIELDS = ("lost", "backlog", "backlog_limit", "backlog_wait_time", "backlog_wait_time_actual")
 

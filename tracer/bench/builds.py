@@ -23,7 +23,7 @@ from typing import Dict, List, Optional, Sequence
 from tracer.bench import consume
 from tracer.bench.channel import ChannelClosed, LineChannel
 from tracer.bench.configs import Config
-from tracer.capture import DEFAULT_TRANSPORT, DEFAULT_WAKEUP
+from tracer.capture.session import DEFAULT_TRANSPORT, DEFAULT_WAKEUP
 from tracer.errors import BpfauditError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -81,9 +81,11 @@ def extract_revision(rev: str, dest: str, repo: Path = REPO) -> Build:
         raise BpfauditError(f"--baseline-rev {rev}: {commit[:12]} has no tracer/ and bpf/ to build from", 2)
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         tar.extractall(dest)  # our own repository's archive
-    for needed in ("bpf/bpfaudit.bpf.c", "tracer/capture.py"):
-        if not Path(dest, needed).is_file():
-            raise BpfauditError(f"--baseline-rev {rev}: {commit[:12]} has no {needed}", 2)
+    # the capture API: a module until issue 12, the package tracer/capture/ since
+    for needed in ("bpf/bpfaudit.bpf.c", ("tracer/capture.py", "tracer/capture/__init__.py")):
+        options = (needed,) if isinstance(needed, str) else needed
+        if not any(Path(dest, n).is_file() for n in options):
+            raise BpfauditError(f"--baseline-rev {rev}: {commit[:12]} has no {' or '.join(options)}", 2)
     _, short = _git(repo, "rev-parse", "--short", commit)
     return Build(short.strip(), dest, commit)
 

@@ -13,7 +13,7 @@ from rich.console import Console
 from typing_extensions import Annotated
 
 from tracer.bench.suite import Settings, parse_scenarios, run_bench
-from tracer.capture import DEFAULT_TRANSPORT, TRANSPORTS
+from tracer.capture.session import DEFAULT_TRANSPORT, TRANSPORTS
 from tracer.bench.table import build_tables, notes
 from tracer.errors import BpfauditError
 

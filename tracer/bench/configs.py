@@ -14,7 +14,7 @@ from typing import Dict, Optional, Tuple
 from tracer.bench import bpfstats, consume, kstate
 from tracer.bench.probes import ProbeSwitch, load_empty
 from tracer.bench.workload import WorkloadResult
-from tracer.capture import DEFAULT_TRANSPORT, DEFAULT_WAKEUP
+from tracer.capture.session import DEFAULT_TRANSPORT, DEFAULT_WAKEUP
 
 
 class Config:
@@ -175,7 +175,7 @@ class Bpfaudit(Config):
 
     def open(self) -> None:
         from tracer.bench.builds import REPO, bpf_digest
-        from tracer.capture import CaptureOptions, open_capture
+        from tracer.capture.session import CaptureOptions, open_capture
 
         self.bpf_sha256 = bpf_digest(str(REPO))  # the program compiled now: others may be editing bpf/
         self.cap = open_capture(CaptureOptions(rules=self.ruleset, **self.options))

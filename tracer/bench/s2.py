@@ -18,7 +18,7 @@ from tracer.bench.quiet import QuietWaiter
 from tracer.bench.runner import interleave, opened
 from tracer.bench.stats import at_most, ratio, summarize
 from tracer.bench.workload import GetppidJob
-from tracer.capture import DEFAULT_TRANSPORT, DEFAULT_WAKEUP
+from tracer.capture.session import DEFAULT_TRANSPORT, DEFAULT_WAKEUP
 
 TUNED_BACKLOG = 8192
 TRANSPORT_SHAPE = {

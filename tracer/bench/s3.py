@@ -20,7 +20,7 @@ from tracer.bench.runner import opened
 from tracer.bench.stats import at_least
 from tracer.bench.stepping import Step, bounds, ceiling, next_rate
 from tracer.bench.workload import GetppidJob
-from tracer.capture import DEFAULT_TRANSPORT
+from tracer.capture.session import DEFAULT_TRANSPORT
 
 NAMED = {"perf-ring": "perf-ring transport", "ringbuf": "ringbuf transport, the BPF ring buffer",
          "bcc": "bcc's perf buffer, callback per sample"}

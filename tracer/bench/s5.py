@@ -17,7 +17,7 @@ from tracer.bench.runner import opened
 from tracer.bench.s2 import TUNED_BACKLOG
 from tracer.bench.stats import at_most, ratio
 from tracer.bench.workload import GetppidJob, WorkloadResult, login_session
-from tracer.capture import DEFAULT_TRANSPORT
+from tracer.capture.session import DEFAULT_TRANSPORT
 from tracer.errors import BpfauditError
 
 FACTOR = 3
@@ -142,7 +142,7 @@ def add_ratios(rows: List[Dict[str, object]], bare: str = BARE) -> List[Dict[str
 
 def trace_pages() -> int:
     """Perf ring pages per CPU as `bpfaudit trace` opens them (CaptureOptions' default)."""
-    from tracer.capture import CaptureOptions
+    from tracer.capture.session import CaptureOptions
 
     return CaptureOptions().page_cnt
 

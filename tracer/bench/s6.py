@@ -20,7 +20,7 @@ from tracer.bench.runner import interleave, opened
 from tracer.bench.s2 import DEFAULT_NAME, FLOOR_NAME, TRANSPORT_SHAPE, TUNED_BACKLOG, TUNED_NAME
 from tracer.bench.stats import ConfigResult, at_most, ratio, summarize
 from tracer.bench.workload import ExecJob
-from tracer.capture import DEFAULT_TRANSPORT
+from tracer.capture.session import DEFAULT_TRANSPORT
 
 OURS = "bpfaudit"
 BUILD_ROWS = "per-record consumer"  # what the --baseline-rev rows are called here

@@ -18,7 +18,7 @@ from tracer.bench.s3 import run_s3, s3_targets
 from tracer.bench.s4 import run_s4, s4_targets
 from tracer.bench.s5 import run_s5, s5_targets
 from tracer.bench.s6 import run_s6, s6_targets
-from tracer.capture import DEFAULT_TRANSPORT
+from tracer.capture.session import DEFAULT_TRANSPORT
 from tracer.errors import BpfauditError
 
 SCENARIOS = ("S1", "S2", "S3", "S4", "S5", "S6")

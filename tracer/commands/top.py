@@ -12,7 +12,7 @@ from typing import Annotated, List, Optional, Tuple
 
 import typer
 
-from tracer.capture import DEFAULT_TRANSPORT
+from tracer.capture.session import DEFAULT_TRANSPORT
 from tracer.commands.trace import TRANSPORT_HELP, check_transport
 from tracer.errors import BpfauditError
 

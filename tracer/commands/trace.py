@@ -11,12 +11,12 @@ from typing import Annotated, Dict, List, Optional, TextIO
 
 import typer
 
-from tracer.capture import DEFAULT_TRANSPORT, TRANSPORTS, CaptureOptions, open_capture
+from tracer.capture.session import DEFAULT_TRANSPORT, TRANSPORTS, CaptureOptions, open_capture
 from tracer.commands.common import RuleOpt, RulesOpt, fail, load_rule_options
 from tracer.errors import BpfauditError
 from tracer.formats import audit_text, jsonl
-from tracer.ledger import LossLedger, ledger_update, read_kernel_audit
-from tracer.loader import require_root
+from tracer.capture.ledger import LossLedger, ledger_update, read_kernel_audit
+from tracer.capture.loader import require_root
 from tracer.output import open_private
 from tracer.syscall_table import syscall_number
 

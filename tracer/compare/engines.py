@@ -9,7 +9,7 @@ from typing import Callable, List, Optional
 from tracer.compare.cells import BASELINE, Cell
 from tracer.compare.observe import audit_observations, bpf_observations
 from tracer.compare.session import RunResult, run_login_session
-from tracer.ledger import KernelAuditCounters, LossLedger, counter_delta, ledger_update, read_kernel_audit
+from tracer.capture.ledger import KernelAuditCounters, LossLedger, counter_delta, ledger_update, read_kernel_audit
 
 Progress = Optional[Callable[[str], None]]
 
@@ -40,7 +40,7 @@ def run_baseline(cmd: List[str], n: int, auid: int, progress: Progress = None) -
 
 def run_bpf(cmd: List[str], n: int, auid: int, rules_path: str, progress: Progress = None) -> Cell:
     """bpfaudit with the rule set, filtered to auid in BPF; records drained while CMD runs."""
-    from tracer.capture import CaptureOptions, open_capture
+    from tracer.capture.session import CaptureOptions, open_capture
     from tracer.rules import load_rules
 
     label = os.path.basename(rules_path)

@@ -33,7 +33,7 @@ def _key(raw: Optional[str]) -> str:
 
 
 def from_syscall_event(ev) -> Observation:
-    """From a tracer.events.SyscallEvent (bpfaudit)."""
+    """From a tracer.capture.events.SyscallEvent (bpfaudit)."""
     return Observation(_key(ev.key), ev.syscall_name, bool(ev.success),
                        0 if ev.success else -ev.exit, ev.comm)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Dict, List, Optional
 
-from tracer.events import SyscallEvent
+from tracer.capture.events import SyscallEvent
 from tracer.formats.execve import execve_records
 
 # audit_string_contains_control(): a quote, a space or control byte, or anything above 0x7e.

@@ -15,7 +15,7 @@ import socket
 import sys
 from typing import Any, Dict, List, Optional, Union
 
-from tracer.events import SyscallEvent
+from tracer.capture.events import SyscallEvent
 
 Text = Union[str, Dict[str, str]]
 

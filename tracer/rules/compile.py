@@ -7,7 +7,7 @@ import os
 from typing import List, Sequence
 
 from tracer.filters import FieldCheck, KernelRule
-from tracer.layout import layout
+from tracer.capture.layout import layout
 from tracer.rules.errors import RuleError
 from tracer.rules.model import Rule
 from tracer.rules.perm_classes import perm_syscalls
@@ -26,7 +26,7 @@ def compile_rule(rule: Rule) -> KernelRule:
     for c in rule.conds:
         kind, _why = classify(c)
         if kind == KERNEL:
-            # success keeps its raw value: tracer/tables.py maps it to AUDITSC_SUCCESS/FAILURE
+            # success keeps its raw value: tracer/capture/tables.py maps it to AUDITSC_SUCCESS/FAILURE
             checks.append(FieldCheck(c.type, L.consts[f"BA_OP_{_OP_NAMES[c.op]}"], c.value & 0xFFFFFFFF))
         elif kind == UNSUPPORTED:
             never = True

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import List
 
-from tracer.layout import layout
+from tracer.capture.layout import layout
 from tracer.rules.compile import compile_rule
 from tracer.rules.errors import RuleError
 from tracer.rules.model import Rule

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from tracer.layout import layout
+from tracer.capture.layout import layout
 from tracer.rules.model import Cond
 
 # BA_F_* of bpf/rules.h: the kernel's AUDIT_* numbers BPF compares as u32

@@ -8,7 +8,7 @@ import pwd
 from collections import deque
 from typing import Callable, Deque, Dict, Iterable, Mapping, Optional, Tuple
 
-from tracer.events import SyscallEvent
+from tracer.capture.events import SyscallEvent
 from tracer.top.counters import SecondBuckets, TopCounter
 from tracer.top.snapshot import KernelAudit, LossCounter, Snapshot, TailRow, TopRow, TopTable
 

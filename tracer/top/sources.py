@@ -13,9 +13,9 @@ import json
 import time
 from typing import IO, List, Optional, Tuple
 
-from tracer.capture import DEFAULT_TRANSPORT
+from tracer.capture.session import DEFAULT_TRANSPORT
 from tracer.errors import BpfauditError
-from tracer.events import SyscallEvent
+from tracer.capture.events import SyscallEvent
 from tracer.formats import jsonl
 
 _REQUIRED = {
@@ -25,7 +25,7 @@ _REQUIRED = {
 
 
 class LiveSource:
-    """Live BPF capture (tracer.capture), attached for the `with` block."""
+    """Live BPF capture (tracer.capture.session), attached for the `with` block."""
 
     kernel_audit = True  # kernel audit's counters describe the same moment
 
@@ -42,7 +42,7 @@ class LiveSource:
 
     def __enter__(self) -> "LiveSource":
         try:
-            from tracer.capture import CaptureOptions, open_capture
+            from tracer.capture.session import CaptureOptions, open_capture
         except ImportError as err:
             raise BpfauditError(
                 f"live capture is not available in this build ({err}); "

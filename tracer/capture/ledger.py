@@ -343,7 +343,7 @@ class LossLedger:
 
 # -- reading live counters ------------------------------------------------------
 def read_capture(cap) -> CaptureCounters:
-    """A CaptureCounters from a live tracer.capture.CaptureSession."""
+    """A CaptureCounters from a live tracer.capture.session.CaptureSession."""
     per_cpu = cap.counters_per_cpu() if hasattr(cap, "counters_per_cpu") else None
     delivery = cap.delivery_per_cpu() if hasattr(cap, "delivery_per_cpu") else None
     transport = getattr(getattr(cap, "options", None), "transport", "perf-ring")

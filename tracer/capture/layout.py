@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Dict, List, Tuple, Type
 
-BPF_DIR = Path(__file__).resolve().parent.parent / "bpf"
+BPF_DIR = Path(__file__).resolve().parents[2] / "bpf"
 HEADERS = ("record.h", "rules.h")
 
 _CTYPES = {

@@ -13,12 +13,12 @@ from functools import partial
 from typing import Deque, Dict, List, Optional, Sequence, Set, Tuple
 
 from tracer.errors import BpfauditError
-from tracer.events import SyscallEvent
-from tracer.layout import layout
-from tracer.loader import Filters, Program, load_program
-from tracer.perf_ring import SAMPLE_DATA_OFFSET, PerfRings, online_cpus
-from tracer.reader import RecordDecoder
-from tracer.ringbuf import HDR_SZ, RingBuffer, SequenceGaps, merge_tallies, tally_samples, tally_uniform
+from tracer.capture.events import SyscallEvent
+from tracer.capture.layout import layout
+from tracer.capture.loader import Filters, Program, load_program
+from tracer.capture.perf_ring import SAMPLE_DATA_OFFSET, PerfRings, online_cpus
+from tracer.capture.reader import RecordDecoder
+from tracer.capture.ringbuf import HDR_SZ, RingBuffer, SequenceGaps, merge_tallies, tally_samples, tally_uniform
 
 TRANSPORTS = ("perf-ring", "ringbuf", "bcc")
 # Chosen by scripts/bench (README "Benchmark"): measured side by side in the same runs, a
@@ -86,7 +86,7 @@ class CaptureSession:
     contend for the GIL: measured, it lost records the single thread kept.
 
     "ringbuf" (the default) is the same design over one BPF ring buffer shared by all CPUs
-    (tracer/ringbuf.py; the program compiled with -DBA_RINGBUF): BPF submits
+    (tracer/capture/ringbuf.py; the program compiled with -DBA_RINGBUF): BPF submits
     without waking the reader except every `wakeup_events`-th record of a CPU,
     poll() drains on its timer. Records of all CPUs share the ring, so the
     per-CPU counts go by each record's own `cpu` field (the CPU whose counters

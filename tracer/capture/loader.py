@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Set
 
-from tracer.btf import dentry_span, kernel_offsets, load_vmlinux_btf, regs_span
+from tracer.capture.btf import dentry_span, kernel_offsets, load_vmlinux_btf, regs_span
 from tracer.errors import BpfauditError
 from tracer.filters import KernelRule
-from tracer.headers import HeaderTree, header_tree
-from tracer.layout import BPF_DIR, layout
-from tracer.tables import build_tables
+from tracer.capture.headers import HeaderTree, header_tree
+from tracer.capture.layout import BPF_DIR, layout
+from tracer.capture.tables import build_tables
 
 PROGRAM = BPF_DIR / "bpfaudit.bpf.c"
 # programs reached by tail calls, by prog-array map and index (bpf/maps.h: sys_exit's stages)
@@ -67,7 +67,7 @@ class Program:
     offsets: Dict[str, int]
     rules: List[KernelRule]
     startup_notes: List[str] = field(default_factory=list)
-    tables: object = None  # tracer.tables.Tables, until enable() writes the candidate index
+    tables: object = None  # tracer.capture.tables.Tables, until enable() writes the candidate index
 
     def table(self, name: str):
         return self.bpf[name.encode()]
@@ -202,7 +202,7 @@ def check_layout(prog: Program) -> None:
         if ctypes.sizeof(theirs) != ctypes.sizeof(ours) or got != want:
             raise BpfauditError(
                 f"struct {struct_name}: the compiled program's layout ({ctypes.sizeof(theirs)} bytes) differs "
-                f"from bpf/*.h as parsed ({ctypes.sizeof(ours)} bytes): fix the header or tracer/layout.py", 1
+                f"from bpf/*.h as parsed ({ctypes.sizeof(ours)} bytes): fix the header or tracer/capture/layout.py", 1
             )
 
 

@@ -13,9 +13,9 @@ import struct
 import time
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from tracer.events import SyscallEvent
+from tracer.capture.events import SyscallEvent
 from tracer.filters import KernelRule
-from tracer.layout import layout
+from tracer.capture.layout import layout
 from tracer.syscall_table import syscall_name
 
 UserspaceDecider = Callable[[SyscallEvent, int], Optional[int]]

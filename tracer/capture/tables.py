@@ -8,7 +8,7 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 from tracer.errors import BpfauditError
 from tracer.filters import FieldCheck, KernelRule
-from tracer.layout import layout
+from tracer.capture.layout import layout
 from tracer.syscall_meta import CHANGES_CREDS, EXECS, NEVER_RETURN, PATH_ARGS, SOCKADDR_ARGS
 from tracer.syscall_table import ARCH_NAMES, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, NEWER_SYSCALLS, syscall_name
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Tuple
 
 from tracer.errors import BpfauditError
-from tracer.perf_ring import epoll_wait
+from tracer.capture.perf_ring import epoll_wait
 
 BUSY_BIT = 1 << 31  # reserved, not yet committed: nothing after it may be read yet
 DISCARD_BIT = 1 << 30  # committed as discarded: skipped
