@@ -244,7 +244,9 @@ RAW_TRACEPOINT_PROBE(sys_exit)
 		return finish(rec, pending);
 	rec->seq = *seq;
 	(*seq)++;
-	exit_stages.call(ctx, BA_STAGE_ITEMS);
+	/* a call without names, address or exec (getppid, write...) has no item of the next stage */
+	exit_stages.call(ctx, sc->path_arg[0] < BA_NARGS || sc->sock_mode || (sc->flags & BA_SC_EXEC) ?
+			      BA_STAGE_ITEMS : BA_STAGE_SUBMIT);
 	/* reached only when the tail call could not be made */
 	count(BA_CNT_SUBMIT_FAILED);
 	return finish(rec, pending);
