@@ -9,14 +9,14 @@ rings undecoded), same rules and capture options.
 from __future__ import annotations
 
 import functools
-from typing import Callable, Dict, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 from tracer.bench import kstate
 from tracer.bench.builds import Build, BuildAgent, build_configs, builds_note
 from tracer.bench.configs import Bare, Bpfaudit, EmptyProbes, KernelAudit, bpf_run_stats
 from tracer.bench.quiet import QuietWaiter
 from tracer.bench.runner import interleave, opened
-from tracer.bench.stats import at_most, ratio, summarize
+from tracer.bench.stats import ConfigResult, at_most, ratio, summarize
 from tracer.bench.workload import GetppidJob
 from tracer.capture.session import DEFAULT_TRANSPORT, DEFAULT_WAKEUP
 
@@ -39,6 +39,17 @@ JUDGED = {OURS: "per-record consumer", OURS_DISCARD: "transport-only consumer"}
 # build need no decoding by anyone, and the per-record consumer loses most of them anyway
 BUILD_ROWS = "transport-only consumer"
 
+
+
+def summarize_both_kaudits(results: Dict[str, ConfigResult]) -> List[ConfigResult]:
+    """The rows, each against bare and the tuned kernel audit (summarize()), and against the default one too."""
+    rows = list(results.values())
+    summarize(rows, "bare", TUNED_NAME)
+    default = results[DEFAULT_NAME]
+    for r in rows:
+        r.extra["x_kaudit_default"] = ratio(r.median_ns, default.median_ns)
+        r.extra["added_vs_kaudit_default"] = ratio(r.added_ns, default.added_ns)
+    return rows
 
 def other_transport(transport: str) -> str:
     """The transport measured beside the judged one (no target): perf-ring and ringbuf each other's."""
@@ -81,12 +92,7 @@ def run_s2(binary: str, reps: int, seconds: float, log: Callable[[str], None],
             for config in (c for c in configs if c.name in measured):
                 log(f"bpf_stats run: {config.name}")
                 results[config.name].extra["bpf_stats"] = bpf_run_stats(config, job)
-    rows = list(results.values())
-    summarize(rows, "bare", TUNED_NAME)
-    default = results[DEFAULT_NAME]
-    for r in rows:
-        r.extra["x_kaudit_default"] = ratio(r.median_ns, default.median_ns)
-        r.extra["added_vs_kaudit_default"] = ratio(r.added_ns, default.added_ns)
+    rows = summarize_both_kaudits(results)
     for ours in (results[n] for n in measured):
         ours.extra["lost_total"] = sum(run["lost"] for run in ours.extra["runs"])
         ours.extra["records_total"] = sum(run["records"] for run in ours.extra["runs"])

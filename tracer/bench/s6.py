@@ -17,7 +17,7 @@ from tracer.bench.builds import Build, build_configs, builds_note
 from tracer.bench.configs import Bare, Bpfaudit, EmptyProbes, KernelAudit, bpf_run_stats
 from tracer.bench.quiet import QuietWaiter
 from tracer.bench.runner import interleave, opened
-from tracer.bench.s2 import DEFAULT_NAME, FLOOR_NAME, TRANSPORT_SHAPE, TUNED_BACKLOG, TUNED_NAME
+from tracer.bench.s2 import DEFAULT_NAME, FLOOR_NAME, TRANSPORT_SHAPE, TUNED_BACKLOG, TUNED_NAME, summarize_both_kaudits
 from tracer.bench.stats import ConfigResult, at_most, ratio, summarize
 from tracer.bench.workload import ExecJob
 from tracer.capture.session import DEFAULT_TRANSPORT
@@ -55,12 +55,7 @@ def run_s6(binary: str, target: str, reps: int, seconds: float, log: Callable[[s
                 if config.program_ids():
                     log(f"bpf_stats run: {config.name}")
                     results[config.name].extra["bpf_stats"] = bpf_run_stats(config, job)
-    rows = list(results.values())
-    summarize(rows, "bare", TUNED_NAME)
-    default = results[DEFAULT_NAME]
-    for r in rows:
-        r.extra["x_kaudit_default"] = ratio(r.median_ns, default.median_ns)
-        r.extra["added_vs_kaudit_default"] = ratio(r.added_ns, default.added_ns)
+    rows = summarize_both_kaudits(results)
     add_cpu_view(rows)
     for r in rows:
         if any("records" in run for run in r.extra["runs"]):
