@@ -162,9 +162,9 @@ static __always_inline int finish(struct ba_record *rec, __u32 *pending)
 
 /*
  * sys_exit, first stage: the rule decision and the identity. A call it
- * records is numbered here, then the second stage (a tail call: the verifier
- * walks it as a program of its own, which keeps both far from its limits)
- * assembles the items and submits the event.
+ * records is numbered here; the later stages (tail calls: the verifier walks
+ * each as a program of its own, which keeps all far from its limits) assemble
+ * the items and submit the event.
  * ctx->args: (struct pt_regs *regs, long ret)
  */
 RAW_TRACEPOINT_PROBE(sys_exit)
