@@ -120,7 +120,10 @@ static __always_inline __u32 cache_copy(union ba_evbuf *ev, __u32 off, struct ba
 					void *vfsmnt, __u64 root_d, __u16 *flags, __u64 *parent, __u64 *hash_len)
 {
 	*parent = (__u64)btf_ptr(dentry, BA_OFF_DENTRY_D_PARENT);
-	*hash_len = btf_u64(dentry, BA_OFF_DENTRY_D_NAME_HASH_LEN);
+	/* the name's hash and length as two 4-byte loads: older verifiers (6.1) refuse an 8-byte
+	 * load of the union they share with hash_len, as beyond its first member */
+	*hash_len = (__u64)btf_u32(dentry, BA_OFF_DENTRY_D_NAME_HASH) |
+		    (__u64)btf_u32(dentry, BA_OFF_DENTRY_D_NAME_LEN) << 32;
 	if (!cache->len || cache->dentry != (__u64)dentry || cache->vfsmnt != (__u64)vfsmnt ||
 	    cache->parent != *parent || cache->hash_len != *hash_len || cache->root != root_d)
 		return 0;

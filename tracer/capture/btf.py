@@ -171,7 +171,7 @@ KERNEL_FIELDS: Dict[str, Tuple[str, str]] = {
     "PATH_DENTRY": ("path", "dentry"),
     "DENTRY_D_PARENT": ("dentry", "d_parent"),
     "DENTRY_D_NAME_LEN": ("dentry", "d_name.len"),
-    "DENTRY_D_NAME_HASH_LEN": ("dentry", "d_name.hash_len"),
+    "DENTRY_D_NAME_HASH": ("dentry", "d_name.hash"),
     "DENTRY_D_NAME_NAME": ("dentry", "d_name.name"),
     "VFSMOUNT_MNT_ROOT": ("vfsmount", "mnt_root"),
     "MOUNT_MNT": ("mount", "mnt"),
@@ -195,7 +195,7 @@ PT_REGS = tuple(m for m in KERNEL_FIELDS if m.startswith("PT_REGS_"))
 # Expected sizes: a field of another width means a kernel we do not understand.
 _SIZES = {"TASK_REAL_PARENT": 8, "TASK_CRED": 8, "TASK_SIGNAL": 8, "SIGNAL_TTY": 8, **{m: 8 for m in PT_REGS},
           **{m: 8 for m in ("TASK_MM", "TASK_FS", "MM_EXE_FILE", "MM_ARG_START", "MM_ARG_END", "PATH_MNT",
-                            "PATH_DENTRY", "DENTRY_D_PARENT", "DENTRY_D_NAME_NAME", "DENTRY_D_NAME_HASH_LEN",
+                            "PATH_DENTRY", "DENTRY_D_PARENT", "DENTRY_D_NAME_NAME",
                             "VFSMOUNT_MNT_ROOT", "MOUNT_MNT_PARENT", "MOUNT_MNT_MOUNTPOINT", "BPRM_FILENAME")}}
 # embedded structs the programs only add a member's offset to
 _ANY_SIZE = {"MOUNT_MNT", "FILE_F_PATH", "FS_PWD", "FS_ROOT"}
@@ -230,7 +230,7 @@ def regs_span(offsets: Dict[str, int]) -> Tuple[int, int]:
 def dentry_span(offsets: Dict[str, int]) -> Tuple[int, int]:
     """(first offset, bytes): the part of struct dentry holding d_parent and d_name, read in one go
     by each step of the dentry walk."""
-    fields = {"DENTRY_D_PARENT": 8, "DENTRY_D_NAME_LEN": 4, "DENTRY_D_NAME_HASH_LEN": 8, "DENTRY_D_NAME_NAME": 8}
+    fields = {"DENTRY_D_PARENT": 8, "DENTRY_D_NAME_LEN": 4, "DENTRY_D_NAME_NAME": 8}
     lo = min(offsets[m] for m in fields)
     hi = max(offsets[m] + size for m, size in fields.items())
     if hi - lo > 64:
