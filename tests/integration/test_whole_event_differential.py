@@ -187,9 +187,16 @@ def test_a_execve_proctitle_cwd_sockaddr_records_reproduced(agreement):
     assert not problems, "\n".join(problems)
 
 
+# Fields kernel audit writes that bpfaudit does not produce: an LSM's label of the task (subj=,
+# e.g. AppArmor's "unconfined" on Debian's 6.1 kernel). Turning the LSM's secid into its text
+# is a kernel call BPF cannot make; docs/records.md lists it among the known differences.
+NOT_PRODUCED = ("subj",)
+
+
 def test_b_syscall_fields_equal_on_paired_events(agreement):
-    """(b) every SYSCALL field but items (#13) is equal on every paired event."""
-    problems = _problems(agreement, "SYSCALL", fields=lambda f: f != "items", in_pair_only=True)
+    """(b) every SYSCALL field but items (#13) and an LSM's subj= is equal on every paired event."""
+    problems = _problems(agreement, "SYSCALL", fields=lambda f: f != "items" and f not in NOT_PRODUCED,
+                         in_pair_only=True)
     assert not problems, "\n".join(problems)
 
 
@@ -250,11 +257,16 @@ def test_e_ausearch_and_aureport_answer_alike(result, tmp_path):
     parent_items = [any(r.fields.get("nametype") in ("PARENT", "CREATE", "DELETE") for r in e.all("PATH"))
                     for e in sorted(result.kernel_events, key=lambda e: e.serial)]
 
-    def csv_row(line: str) -> str:  # less the serial and the inode (#13) columns
+    # less the date, time and serial (each tracer stamps its own: kernel audit's coarse clock
+    # and bpfaudit's entry time can fall on two sides of a second) and the inode (#13)
+    def csv_row(line: str) -> str:
         cols = line.split(",")
-        return ",".join(cols[:4] + cols[5:13] + cols[14:])
+        return ",".join(cols[:2] + cols[5:13] + cols[14:])
 
-    text = {k: _audit_tool(["ausearch", "--format", "text"], v) for k, v in logs.items()}
+    def text_row(line: str) -> str:
+        return re.sub(r"^At \S+ \S+ ", "At ", line)
+
+    text = {k: [text_row(x) for x in _audit_tool(["ausearch", "--format", "text"], v)] for k, v in logs.items()}
     csv = {k: [csv_row(x) for x in _audit_tool(["ausearch", "--format", "csv"], v)[1:]] for k, v in logs.items()}
     assert len(text["kernel"]) == len(text["bpf"]) == len(csv["kernel"]) == len(csv["bpf"]) == len(parent_items)
     left_to_13 = 0
