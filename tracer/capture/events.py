@@ -14,11 +14,48 @@ from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
 
+@dataclass(slots=True)
+class PathItem:
+    """One PATH record as kernel audit writes it (kernel/auditsc.c audit_log_name()).
+
+    `name` is what it prints: the name as passed, only its directory part, or the working
+    directory (see tracer/capture/names.py); None prints "(null)". The inode fields are None
+    when the item has no inode (kernel audit then leaves them out)."""
+
+    name: Optional[str]
+    inode: Optional[int] = None
+    dev: Optional[int] = None  # the kernel's dev_t: major << 20 | minor
+    mode: Optional[int] = None
+    ouid: Optional[int] = None
+    ogid: Optional[int] = None
+    rdev: Optional[int] = None
+    nametype: str = "UNKNOWN"  # NORMAL, PARENT, DELETE, CREATE or UNKNOWN
+
+
+@dataclass(slots=True)
+class BprmFcaps:
+    """A BPRM_FCAPS record (audit_log_bprm_fcaps()): a successful exec that raised capabilities."""
+
+    fver: int  # the file's capability revision (VFS_CAP_REVISION_*, shifted down)
+    fp: int  # the file's permitted and inheritable sets, its effective bit, its root id
+    fi: int
+    fe: int
+    old_pp: int  # the caller's permitted, inheritable, effective and ambient sets before the exec
+    old_pi: int
+    old_pe: int
+    old_pa: int
+    pp: int  # the same sets after it
+    pi: int
+    pe: int
+    pa: int
+    frootid: int
+
+
 # slots: the reader builds hundreds of thousands a second, and slots halve the cost of each
 @dataclass(slots=True)
 class SyscallEvent:
-    """One syscall as kernel audit's records describe it: SYSCALL, EXECVE, SOCKADDR, CWD,
-    PATH and PROCTITLE.
+    """One syscall as kernel audit's records describe it: SYSCALL, BPRM_FCAPS, EXECVE, SOCKADDR,
+    CWD, PATH and PROCTITLE.
 
     Field names are those of the JSON-lines output (see README).
     """
@@ -60,7 +97,14 @@ class SyscallEvent:
     argv: Optional[List[str]] = None  # EXECVE: the new program's arguments (successful execve only)
     argc: int = 0  # EXECVE argc (the kernel's; more than len(argv) when the arguments were cut)
     sockaddr: Optional[bytes] = None  # SOCKADDR saddr: the address the call passed or got back
-    cut: Tuple[str, ...] = ()  # items cut at a cap or unreadable ("argv", "path0", "exe", ...): never silent
+    cut: Tuple[str, ...] = ()  # items cut at a cap or unreadable ("argv", "path0", "exe", "objs", ...): never silent
+    # PATH records in kernel audit's order; None (an event built without them): one UNKNOWN item per name in paths
+    path_items: Optional[List[PathItem]] = None
+    bprm_fcaps: Optional[BprmFcaps] = None  # BPRM_FCAPS, when kernel audit would write one
+
+    def __post_init__(self) -> None:
+        if self.path_items is None:
+            self.path_items = [PathItem(p) for p in self.paths]
 
     @property
     def duration_ns(self) -> int:

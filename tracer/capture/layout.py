@@ -24,7 +24,8 @@ _CTYPES = {
     "char": ctypes.c_char,
 }
 
-_DEFINE = re.compile(r"^#define\s+(BA_\w+)\s+(-?\d+)\s*(?:/\*.*\*/)?\s*$")
+# a comment after the value may go on over the next lines
+_DEFINE = re.compile(r"^#define\s+(BA_\w+)\s+(-?\d+)\s*(?:/\*.*)?$")
 _STRUCT = re.compile(r"struct\s+(\w+)\s*\{(.*?)\};", re.S)
 _MEMBER = re.compile(r"^(struct\s+\w+|\w+)\s+(\w+)((?:\[\d+\])*)$")
 _ASSERT = re.compile(r"_Static_assert\(sizeof\(struct\s+(\w+)\)\s*==\s*(\d+)")

@@ -14,9 +14,11 @@ import time
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from tracer.capture.events import SyscallEvent
+from tracer.capture.fcaps import Caps, bprm_fcaps
+from tracer.capture.names import Obj, call_name, kernel_fixes_trailing_slash, path_items
 from tracer.filters import KernelRule
 from tracer.capture.layout import layout
-from tracer.syscall_table import syscall_name
+from tracer.syscall_table import AUDIT_ARCH_I386, syscall_name
 
 UserspaceDecider = Callable[[SyscallEvent, int], Optional[int]]
 
@@ -29,11 +31,17 @@ HEADER_MEMBERS = (
     "abi", "version", "comm", "tty",
 )
 ITEM_MEMBERS = ("kind", "flags", "len", "aux", "pad")
+# the payloads of OBJ and CAPS items, unpacked in this order into names.Obj and fcaps.Caps
+OBJ_MEMBERS = ("ino", "uptr", "dir_ino", "dev", "rdev", "uid", "gid", "dir_dev", "mode", "op", "flags", "name_len",
+               "pad")
+CAPS_MEMBERS = ("old_pp", "old_pi", "old_pe", "old_pa", "pp", "pi", "pe", "pa", "fp", "fi", "fmagic", "frootid",
+                "has_fcap", "securebits", "old_uid", "old_gid")
 # SyscallEvent's fields in declaration order: _decode builds events positionally (half the cost of keywords)
 EVENT_FIELDS = (
     "time", "serial", "arch", "syscall", "syscall_name", "success", "exit", "args", "ppid", "pid", "tid", "auid",
     "uid", "gid", "euid", "suid", "fsuid", "egid", "sgid", "fsgid", "ses", "tty", "comm", "exe", "key", "rule",
     "paths", "enter_ns", "exit_ns", "cpu", "seq", "per", "cwd", "proctitle", "argv", "argc", "sockaddr", "cut",
+    "path_items", "bprm_fcaps",
 )
 _INT_CODES = {(1, False): "B", (1, True): "b", (2, False): "H", (2, True): "h",
               (4, False): "I", (4, True): "i", (8, False): "Q", (8, True): "q"}
@@ -109,12 +117,18 @@ def serial_base(now: Optional[float] = None) -> int:
 class RecordDecoder:
     """One instance per capture: holds the per-CPU sequence state and counters."""
 
-    def __init__(self, rules: Sequence[KernelRule], decide: Optional[UserspaceDecider] = None):
+    def __init__(self, rules: Sequence[KernelRule], decide: Optional[UserspaceDecider] = None,
+                 slash_fix: Optional[bool] = None):
+        """`slash_fix`: whether the kernel that made the records matches a child against a name with
+        trailing slashes (names.dname_matches); None: the running kernel's behaviour."""
         L = layout()
         self._L = L
         self._hdr = L.BA_RECORD_HDR_SIZE
         self._header = HeaderStruct(L.structs["ba_record"], self._hdr)
         self._item = HeaderStruct(L.structs["ba_item"], ctypes.sizeof(L.structs["ba_item"]), ITEM_MEMBERS).struct
+        self._obj = HeaderStruct(L.structs["ba_obj"], ctypes.sizeof(L.structs["ba_obj"]), OBJ_MEMBERS).struct
+        self._caps = HeaderStruct(L.structs["ba_caps"], ctypes.sizeof(L.structs["ba_caps"]), CAPS_MEMBERS).struct
+        self._slash_fix = kernel_fixes_trailing_slash() if slash_fix is None else slash_fix
         self._rules = list(rules)
         self._keys = tuple(r.key for r in self._rules)
         self._decide = decide
@@ -128,7 +142,7 @@ class RecordDecoder:
         self._titles: Dict[Tuple[bytes, int], bytes] = {}
         self._known: Dict[bytes, tuple] = {}  # item block -> its decoding
         self._kinds = (L.BA_ITEM_PATH, L.BA_ITEM_EXE, L.BA_ITEM_CWD, L.BA_ITEM_PROCTITLE, L.BA_ITEM_EXECVE,
-                       L.BA_ITEM_SOCKADDR, L.BA_ITEM_FAULT, L.BA_ITEM_CUT)
+                       L.BA_ITEM_SOCKADDR, L.BA_ITEM_FAULT, L.BA_ITEM_CUT, L.BA_ITEM_OBJ, L.BA_ITEM_CAPS)
         self.delivered = 0  # samples received from the ring(s)
         self.malformed = 0  # samples of an impossible size or content
         self.seq_gaps = 0  # records BPF numbered but the reader never saw
@@ -151,12 +165,17 @@ class RecordDecoder:
         return self._decode([chunk[i + offset : i + stride] for i in range(0, len(chunk), stride)])
 
     def _items(self, raw: bytes, size: int, n_items: int):
-        """(paths, cwd, exe, proctitle, argv, argc, sockaddr, cut, n_items) of an event's items; None when
-        malformed. Nothing in it is mutable but argv (a list a consumer could change: see _decode)."""
+        """(paths, cwd, exe, proctitle, argv, argc, sockaddr, cut, n_items, slots, objs, caps) of an event's
+        items (slots: the PATH items' aux; objs: the OBJ items as names.Obj; caps: the CAPS item as
+        fcaps.Caps or None); None when malformed. Nothing in it is mutable but argv (a list a consumer
+        could change: see _decode)."""
         unpack_item, item_size = self._item.unpack_from, self._item.size
-        PATH, EXE, CWD, PROCTITLE, EXECVE, SOCKADDR, FAULT, CUT = self._kinds
+        PATH, EXE, CWD, PROCTITLE, EXECVE, SOCKADDR, FAULT, CUT, OBJ, CAPS = self._kinds
         texts = self._texts
         paths: List[Optional[str]] = []
+        slots: List[int] = []
+        objs: List[Obj] = []
+        caps = None
         cwd = exe = argv = sockaddr = proctitle = None
         argc = 0
         cut: List[str] = []
@@ -183,6 +202,26 @@ class RecordDecoder:
                 if flags:
                     cut.append(f"path{len(paths)}")
                 paths.append(None if flags & FAULT else _text(payload))
+                slots.append(aux)
+                continue
+            elif kind == OBJ:
+                obj_struct = self._obj
+                if length < obj_struct.size:
+                    return None
+                (ino, uptr, dir_ino, dev, rdev, uid, gid, dir_dev, mode, op, oflags,
+                 name_len) = obj_struct.unpack_from(payload)
+                if obj_struct.size + name_len > length:
+                    return None
+                raw_name = payload[obj_struct.size : obj_struct.size + name_len]
+                objs.append(Obj(op, oflags, ino, dev, mode, uid, gid, rdev, uptr, dir_ino, dir_dev,
+                                _text(raw_name) if name_len else None))
+                if flags and "objs" not in cut:  # a name cut at its cap
+                    cut.append("objs")
+                continue
+            elif kind == CAPS:
+                if length < self._caps.size:
+                    return None
+                caps = Caps(*self._caps.unpack_from(payload))
                 continue
             elif kind == PROCTITLE:
                 name = "proctitle"
@@ -204,7 +243,8 @@ class RecordDecoder:
                 return None
             if flags:
                 cut.append(name)
-        return tuple(paths), cwd, exe, proctitle, argv, argc, sockaddr, tuple(cut), n_items
+        return (tuple(paths), cwd, exe, proctitle, argv, argc, sockaddr, tuple(cut), n_items, tuple(slots),
+                tuple(objs), caps)
 
     def _decode(self, raws: Iterable[bytes]) -> List[SyscallEvent]:
         """The decoding loop over raw samples."""
@@ -213,6 +253,9 @@ class RecordDecoder:
         version = L.BA_SCHEMA_VERSION
         unpack = self._header.struct.unpack_from
         userspace_check = L.BA_REC_USERSPACE_CHECK
+        objs_cut = L.consts.get("BA_REC_OBJS_CUT", 0)  # more objects than the record holds
+        slash_fix = self._slash_fix
+        i386 = AUDIT_ARCH_I386
         next_seq, names, texts, ttys, keys = self._next_seq, self._names, self._texts, self._ttys, self._keys
         nkeys = len(keys)
         wall = self._mono_to_wall
@@ -272,10 +315,12 @@ class RecordDecoder:
                 elif n_items != parts[8]:
                     malformed += 1
                     continue
-                paths, cwd, exe, proctitle, argv, argc, sockaddr, cut, _n = parts
+                paths, cwd, exe, proctitle, argv, argc, sockaddr, cut, _n, slots, objs, caps = parts
                 paths = list(paths)
                 if argv is not None:
                     argv = list(argv)
+                if flags & objs_cut and "objs" not in cut:
+                    cut += ("objs",)
                 if cut:
                     cut_events += 1
 
@@ -294,11 +339,16 @@ class RecordDecoder:
                     tty = ttys.get(tty_b)
                     if tty is None:
                         tty = _remember(ttys, tty_b, _c_string(tty_b).decode("ascii", "replace") or "(none)")
+                args = [a0, a1, a2, a3, a4, a5]
+                # kernel audit's PATH records: its names list replayed (tracer/capture/names.py)
+                named = path_items(call_name(name), args, paths, slots, objs, cwd, arch == i386,
+                                   slash_fix) if paths or objs else []
                 serial += 1
                 event = Event(enter_ns / 1e9 + wall, serial, arch, nr, name, not (-4095 <= exit_code < 0), exit_code,
-                              [a0, a1, a2, a3, a4, a5], ppid, pid, tid, auid, uid, gid, euid, suid, fsuid, egid,
+                              args, ppid, pid, tid, auid, uid, gid, euid, suid, fsuid, egid,
                               sgid, fsgid, ses, tty, comm, exe, keys[rule] if rule < nkeys else None, rule, paths,
-                              enter_ns, exit_ns, rcpu, seq, per, cwd, proctitle, argv, argc, sockaddr, cut)
+                              enter_ns, exit_ns, rcpu, seq, per, cwd, proctitle, argv, argc, sockaddr, cut, named,
+                              None if caps is None else bprm_fcaps(caps, uid, euid))
                 if flags & userspace_check and decide is not None:
                     decided = decide(event, rule)
                     if decided is None:

@@ -5,6 +5,9 @@ otherwise {"hex": "<uppercase hex of the raw bytes>"}; from_json_dict() undoes b
 argv is an array, proctitle the array of its NUL-separated parts, cut an array; the
 socket address is "saddr" (uppercase hex, as kernel audit's SOCKADDR record) and
 "sockaddr", its decoded form ({"family": "inet", "addr": ..., "port": ...}).
+"path_items" are kernel audit's PATH records, each {"name", "nametype"} and, when it has an inode,
+"inode", "dev" and "rdev" ("MAJOR:MINOR" in hex, as the audit text), "mode" (octal text, "0100644"),
+"ouid", "ogid"; "bprm_fcaps" is null or the BPRM_FCAPS fields, capability sets as hex text.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import socket
 import sys
 from typing import Any, Dict, List, Optional, Union
 
-from tracer.capture.events import SyscallEvent
+from tracer.capture.events import BprmFcaps, PathItem, SyscallEvent
 
 Text = Union[str, Dict[str, str]]
 
@@ -113,6 +116,64 @@ def decode_sockaddr(raw: bytes) -> Dict[str, Any]:
     return {"family": family}
 
 
+_CAP_SETS = ("fp", "fi", "old_pp", "old_pi", "old_pe", "old_pa", "pp", "pi", "pe", "pa")
+_FCAPS_INTS = ("fver", "fe", "frootid")
+
+
+def _dev(dev: int) -> str:
+    return f"{dev >> 20:02x}:{dev & 0xFFFFF:02x}"
+
+
+def _undev(value: Any) -> int:
+    if not isinstance(value, str) or value.count(":") != 1:
+        raise ValueError(f"not a MAJOR:MINOR device: {value!r:.60}")
+    major, minor = value.split(":")
+    return int(major, 16) << 20 | int(minor, 16)
+
+
+def path_item_json(item: PathItem) -> Dict[str, Any]:
+    out: Dict[str, Any] = {"name": _opt_text(item.name), "nametype": item.nametype}
+    if item.inode is not None:
+        out["inode"] = item.inode
+        if item.dev is not None:
+            out["dev"] = _dev(item.dev)
+        if item.mode is not None:
+            out["mode"] = f"0{item.mode:o}"
+        if item.ouid is not None:
+            out["ouid"], out["ogid"] = item.ouid, item.ogid
+        if item.rdev is not None:
+            out["rdev"] = _dev(item.rdev)
+    return out
+
+
+def path_item_from_json(obj: Any) -> PathItem:
+    if not isinstance(obj, dict):
+        raise ValueError("a path item is not an object")
+    mode = obj.get("mode")
+    return PathItem(
+        _opt_untext(obj.get("name")), obj.get("inode"),
+        None if obj.get("dev") is None else _undev(obj["dev"]),
+        None if mode is None else int(mode, 8), obj.get("ouid"), obj.get("ogid"),
+        None if obj.get("rdev") is None else _undev(obj["rdev"]), str(obj.get("nametype", "UNKNOWN")),
+    )
+
+
+def bprm_fcaps_json(f: Optional[BprmFcaps]) -> Optional[Dict[str, Any]]:
+    if f is None:
+        return None
+    out: Dict[str, Any] = {k: getattr(f, k) for k in _FCAPS_INTS}
+    out.update((k, f"{getattr(f, k):016x}") for k in _CAP_SETS)
+    return out
+
+
+def bprm_fcaps_from_json(obj: Any) -> Optional[BprmFcaps]:
+    if obj is None:
+        return None
+    if not isinstance(obj, dict):
+        raise ValueError("bprm_fcaps is not an object")
+    return BprmFcaps(**{k: int(obj[k]) for k in _FCAPS_INTS}, **{k: int(obj[k], 16) for k in _CAP_SETS})
+
+
 def to_json_dict(ev: SyscallEvent) -> Dict[str, Any]:
     """The JSON object of one event (the one format_event writes)."""
     sockaddr = ev.sockaddr
@@ -132,6 +193,9 @@ def to_json_dict(ev: SyscallEvent) -> Dict[str, Any]:
         "saddr": None if sockaddr is None else sockaddr.hex().upper(),
         "sockaddr": None if sockaddr is None else decode_sockaddr(sockaddr),
         "cut": list(ev.cut),
+        "path_items": [path_item_json(i) for i in (ev.path_items if ev.path_items is not None else
+                                                  [PathItem(p) for p in ev.paths])],
+        "bprm_fcaps": bprm_fcaps_json(ev.bprm_fcaps),
         "duration_ns": ev.duration_ns,
     }
 
@@ -168,6 +232,10 @@ def from_json_dict(obj: Dict[str, Any]) -> SyscallEvent:
     cut = _list(obj, "cut")
     if cut is not None:
         kw["cut"] = tuple(cut)
+    items = _list(obj, "path_items")
+    if items is not None:
+        kw["path_items"] = [path_item_from_json(i) for i in items]
+    kw["bprm_fcaps"] = bprm_fcaps_from_json(obj.get("bprm_fcaps"))
     return SyscallEvent(**kw)
 
 
