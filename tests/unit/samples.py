@@ -14,8 +14,11 @@ from tracer.syscall_table import AUDIT_ARCH_X86_64, syscall_number
 L = layout()
 Record = L.structs["ba_record"]
 Item = L.structs["ba_item"]
+Obj = L.structs["ba_obj"]
+Caps = L.structs["ba_caps"]
 HDR = L.BA_RECORD_HDR_SIZE
 OPENAT = syscall_number("x86_64", "openat")
+RENAME = syscall_number("x86_64", "rename")
 EXECVE = syscall_number("x86_64", "execve")
 IDS = ("ppid", "auid", "uid", "gid", "euid", "suid", "fsuid", "egid", "sgid", "fsgid", "ses")
 
@@ -28,6 +31,30 @@ def item(kind: Union[int, str], payload: Union[bytes, str] = b"", flags: int = 0
         kind = L.consts[f"BA_ITEM_{kind}"]
     raw = payload.encode("utf-8", "surrogateescape") if isinstance(payload, str) else payload
     return kind, raw, flags, aux
+
+
+def obj(op: Union[int, str], ino: int = 0, dev: int = 0, mode: int = 0, uid: int = 0, gid: int = 0, rdev: int = 0,
+        uptr: int = 0, dir_ino: int = 0, dir_dev: int = 0, name: Union[bytes, str] = b"", flags: Optional[int] = None,
+        item_flags: int = 0, name_len: Optional[int] = None) -> ItemSpec:
+    """An OBJ item: struct ba_obj, then `name`; `op` a BA_OBJ_* value or its name ("INODE", ...).
+    `flags` defaults to BA_OBJ_HAS_INODE when `ino` is set; `name_len` overrides the length."""
+    if isinstance(op, str):
+        op = L.consts[f"BA_OBJ_{op}"]
+    raw = name.encode("utf-8", "surrogateescape") if isinstance(name, str) else name
+    o = Obj()
+    o.ino, o.dev, o.mode, o.uid, o.gid, o.rdev = ino, dev, mode, uid, gid, rdev
+    o.uptr, o.dir_ino, o.dir_dev, o.op = uptr, dir_ino, dir_dev, op
+    o.flags = (L.BA_OBJ_HAS_INODE if ino else 0) if flags is None else flags
+    o.name_len = len(raw) if name_len is None else name_len
+    return item("OBJ", bytes(o) + raw, item_flags, op)
+
+
+def caps(**fields: int) -> ItemSpec:
+    """A CAPS item with the given struct ba_caps fields (others 0)."""
+    c = Caps()
+    for k, v in fields.items():
+        setattr(c, k, v)
+    return item("CAPS", bytes(c))
 
 
 def pack_items(items: Iterable[ItemSpec]) -> bytes:

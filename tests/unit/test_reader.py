@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import ctypes
 import os
+import json
 import time
 
 import pytest
 
 import tracer.capture.reader as reader_mod
 from tracer.filters import KernelRule
-from tracer.formats import jsonl
+from tracer.formats import audit_text, jsonl
 from tracer.capture.reader import RecordDecoder, proctitle_rtrim, serial_base
 from tracer.syscall_table import AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, syscall_number
 
-from tests.unit.samples import EXECVE, HDR, IDS, OPENAT, L, Record, header, item, pack_items, sample
+from tests.unit.samples import (EXECVE, HDR, IDS, OPENAT, RENAME, L, Record, caps, header, item, obj, pack_items,
+                                sample)
 
 RULES = [KernelRule(L.BA_ACT_ALWAYS, None, key=f"key{i}") for i in range(3)] + [KernelRule(L.BA_ACT_ALWAYS, None)]
 
@@ -271,3 +273,97 @@ def test_a_uniform_chunk_decodes_as_its_samples_one_by_one():
     assert [strip(e) for e in events] == [strip(e) for e in singles]
     assert (batch.delivered, batch.malformed, batch.seq_gaps) == (4, 0, 2)
     assert [e.seq for e in events] == [1, 2, 5, 6]
+
+
+# Schema 3: OBJ and CAPS items, replayed into kernel audit's PATH items and BPRM_FCAPS
+ARG = [0xFFFFFFFFFFFFFF00 + i for i in range(6)]  # the pointers samples.header() gives a0..a5
+DEV = 0xFE << 20
+
+
+def test_an_open_with_its_lookup_is_one_normal_item(dec):
+    from tracer.capture.events import PathItem
+    ev = dec.decode(0, sample(paths=["/etc/passwd"], items=[
+        obj("INODE", ino=42, dev=DEV, mode=0o100644, uid=0, gid=5, uptr=ARG[1])]))
+    assert ev.paths == ["/etc/passwd"]
+    assert ev.path_items == [PathItem("/etc/passwd", 42, DEV, 0o100644, 0, 5, 0, "NORMAL")]
+    assert ev.bprm_fcaps is None and ev.cut == ()
+
+
+def test_a_rename_replays_into_the_kernels_four_items(dec):
+    ev = dec.decode(0, sample(syscall=RENAME, exit=0, paths=["x", "../x"], items=[
+        item("CWD", "/T/sub"),
+        obj("PARENT", ino=30, dev=DEV, mode=0o40755, uptr=ARG[0]),
+        obj("PARENT", ino=31, dev=DEV, mode=0o40755, uptr=ARG[1]),
+        obj("DELETE", ino=32, dev=DEV, mode=0o100644, dir_ino=30, dir_dev=DEV, name="x"),
+        obj("CREATE", ino=32, dev=DEV, mode=0o100644, dir_ino=31, dir_dev=DEV, name="x")]))
+    assert [(i.name, i.nametype, i.inode) for i in ev.path_items] == [
+        ("../", "PARENT", 31), ("/T/sub", "PARENT", 30), ("x", "DELETE", 32), ("../x", "CREATE", 32)]
+    text = audit_text.format_event(ev)
+    assert " items=4 " in text.splitlines()[0]
+    assert 'item=3 name="../x" inode=32 dev=fe:00 mode=0100644 ouid=0 ogid=0 rdev=00:00 nametype=CREATE' in text
+
+
+def test_an_execs_kernel_names_follow_the_program(dec):
+    ev = dec.decode(0, sample(syscall=EXECVE, exit=0, paths=["/bin/true"], items=[
+        obj("INODE", ino=50, dev=DEV, mode=0o100755, uptr=ARG[0]),
+        obj("INODE", ino=51, dev=DEV, mode=0o100755, name="/lib64/ld-linux-x86-64.so.2",
+            flags=L.BA_OBJ_HAS_INODE | L.BA_OBJ_KNAME)]))
+    assert [(i.name, i.nametype) for i in ev.path_items] == [
+        ("/bin/true", "NORMAL"), ("/lib64/ld-linux-x86-64.so.2", "NORMAL")]
+
+
+def test_events_without_obj_items_keep_their_names_unknown(dec):
+    ev = dec.decode(0, sample(paths=["/nonexistent/x"]))
+    assert [(i.name, i.nametype, i.inode) for i in ev.path_items] == [("/nonexistent/x", "UNKNOWN", None)]
+    assert dec.decode(0, sample()).path_items == []
+
+
+def test_a_caps_item_becomes_bprm_fcaps_when_the_kernel_writes_one(dec):
+    part = 0x1FFFEFFFFFF  # root's sets, one capability short of the full set
+    ev = dec.decode(0, sample(syscall=EXECVE, exit=0, uid=0, euid=0, paths=["/bin/true"], items=[
+        caps(old_pp=part, old_pe=part, pp=part, pe=part)]))
+    assert audit_text.bprm_fcaps_record(ev.bprm_fcaps) == (
+        "fver=0 fp=0 fi=0 fe=0 old_pp=000001fffeffffff old_pi=0 old_pe=000001fffeffffff old_pa=0 "
+        "pp=000001fffeffffff pi=0 pe=000001fffeffffff pa=0 frootid=0")
+    lines = audit_text.format_event(ev).splitlines()
+    assert [x.split(" ", 1)[0] for x in lines] == ["type=SYSCALL", "type=BPRM_FCAPS", "type=PATH"]
+    full = (1 << 41) - 1
+    ev = dec.decode(0, sample(syscall=EXECVE, exit=0, uid=0, euid=0, items=[
+        caps(old_pp=full, old_pe=full, pp=full, pe=full)]))
+    assert ev.bprm_fcaps is None
+
+
+def test_a_record_with_more_objects_than_it_holds_is_flagged_cut(dec):
+    if "BA_REC_OBJS_CUT" not in L.consts:
+        pytest.skip("bpf/record.h has no BA_REC_OBJS_CUT")
+    ev = dec.decode(0, sample(flags=L.BA_REC_OBJS_CUT, paths=["/x"], items=[obj("INODE", ino=1, uptr=ARG[1])]))
+    assert ev.cut == ("objs",) and dec.cut == 1
+
+
+def test_a_cut_kernel_name_is_flagged(dec):
+    ev = dec.decode(0, sample(syscall=EXECVE, exit=0, paths=["/bin/true"], items=[
+        obj("INODE", ino=51, name="/lib64/ld", flags=L.BA_OBJ_HAS_INODE | L.BA_OBJ_KNAME, item_flags=L.BA_ITEM_CUT)]))
+    assert ev.cut == ("objs",)
+
+
+@pytest.mark.parametrize("spec", [
+    obj("INODE", ino=1, name="abc", name_len=99),  # its name runs past the item
+    item("OBJ", b"\0" * 8),  # shorter than struct ba_obj
+    item("CAPS", b"\0" * 8),  # shorter than struct ba_caps
+])
+def test_short_obj_and_caps_items_are_malformed(dec, spec):
+    assert dec.decode(0, sample(paths=["/x"], items=[spec])) is None and dec.malformed == 1
+
+
+def test_path_items_and_bprm_fcaps_survive_json_lines(dec):
+    part = 0x1FFFEFFFFFF
+    ev = dec.decode(0, sample(syscall=EXECVE, exit=0, uid=0, euid=0, paths=[b"/bin/\xff"], items=[
+        obj("INODE", ino=50, dev=DEV | 3, mode=0o100755, rdev=(136 << 20) | 2, uptr=ARG[0]),
+        caps(old_pp=part, old_pe=part, pp=part, pe=part, fmagic=0x02000001, frootid=0xFFFFFFFF, fp=5)]))
+    obj_json = jsonl.to_json_dict(ev)
+    assert obj_json["path_items"] == [{"name": {"hex": "2F62696E2FFF"}, "nametype": "NORMAL", "inode": 50,
+                                       "dev": "fe:03", "mode": "0100755", "ouid": 0, "ogid": 0, "rdev": "88:02"}]
+    assert obj_json["bprm_fcaps"]["fver"] == 2 and obj_json["bprm_fcaps"]["fe"] == 1
+    assert obj_json["bprm_fcaps"]["frootid"] == -1 and obj_json["bprm_fcaps"]["fp"] == "0000000000000005"
+    back = jsonl.from_json_dict(json.loads(jsonl.format_event(ev)))
+    assert back.path_items == ev.path_items and back.bprm_fcaps == ev.bprm_fcaps
