@@ -1,7 +1,8 @@
 """Turns ring samples into SyscallEvents, a batch at a time: checks each
 sample's size, unpacks the header and the items of the whole event with
-structs derived from bpf/record.h, tracks per-CPU sequence gaps, and finishes
-rule decisions BPF left to user space. Everything decoded was read by BPF at
+structs derived from bpf/record.h, replays kernel audit's names list into its
+PATH records (names.py) and decides BPRM_FCAPS (fcaps.py), tracks per-CPU
+sequence gaps, and finishes rule decisions BPF left to user space. Everything decoded was read by BPF at
 the syscall: nothing is looked up in /proc or the filesystem here."""
 
 from __future__ import annotations

@@ -138,7 +138,7 @@ def path_item_json(item: PathItem) -> Dict[str, Any]:
         if item.dev is not None:
             out["dev"] = _dev(item.dev)
         if item.mode is not None:
-            out["mode"] = f"0{item.mode:o}"
+            out["mode"] = f"0{item.mode:o}" if item.mode else "0"  # as the audit text's %#ho
         if item.ouid is not None:
             out["ouid"], out["ogid"] = item.ouid, item.ogid
         if item.rdev is not None:
