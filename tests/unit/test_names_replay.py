@@ -158,7 +158,8 @@ def test_symlink_leaves_the_target_unknown_between_parent_and_link():
 def test_exec_is_the_program_then_the_loader():
     objs = [inode(A[0], 50, 0o100755), kname("/lib64/ld-linux-x86-64.so.2", 51, mode=0o100755)]
     assert printed("execve", ["/bin/true"], objs) == [
-        line(0, '"/bin/true"', "NORMAL", 50, 0o100755), line(1, '"/lib64/ld-linux-x86-64.so.2"', "NORMAL", 51, 0o100755)]
+        line(0, '"/bin/true"', "NORMAL", 50, 0o100755),
+        line(1, '"/lib64/ld-linux-x86-64.so.2"', "NORMAL", 51, 0o100755)]
 
 
 def test_exec_of_a_script_is_the_script_its_interpreter_and_the_loader():
