@@ -14,6 +14,7 @@
 #include "task.h"
 #include "filter.h"
 #include "items.h"
+#include "objects.h"
 #include "exec.h"
 #include "regs.h"
 
@@ -144,6 +145,8 @@ RAW_TRACEPOINT_PROBE(sys_enter)
 	rec->args[5] = c->args[5];
 	if (sc->path_arg[0] < BA_NARGS || sc->sock_mode == BA_SOCK_IN)
 		stash_pwd(st, task);
+	if (sc->flags & BA_SC_EXEC)
+		stash_old_caps(st, task);
 	__u32 bucket = inflight_bucket(regs);
 	__u32 *pending = inflight.lookup(&bucket);
 	if (pending)
@@ -301,11 +304,11 @@ int ba_tail_sys_exit_items(struct bpf_raw_tracepoint_args *ctx)
 	/* the items, in kernel audit's record order (user space keeps it) */
 	if (!a->names_done && s.sc->path_arg[0] < BA_NARGS)
 		put_names(s.ev, a, rec, s.sc, s.c, x);
+	put_objects(s.ev, a, s.st, s.sc, task, ret, x);
 	if (x) {
 		__u32 tid = (__u32)pid_tgid;
 
 		put_execve(s.ev, a, btf_ptr(task, BA_OFF_TASK_MM), x->argc);
-		execs.delete(&tid);
 	}
 	if (s.sc->sock_mode)
 		put_sockaddr(s.ev, a, rec, s.sc, ret);
@@ -314,6 +317,11 @@ int ba_tail_sys_exit_items(struct bpf_raw_tracepoint_args *ctx)
 
 		task_root(task, &root_d, &root_mnt);
 		put_cwd(s.ev, a, s.st, task, root_d, root_mnt);
+	}
+	if (x) {
+		__u32 tid = (__u32)pid_tgid;
+
+		execs.delete(&tid);
 	}
 	exit_stages.call(ctx, BA_STAGE_SUBMIT);
 	count(BA_CNT_SUBMIT_FAILED);	/* the tail call could not be made */

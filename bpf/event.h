@@ -52,6 +52,8 @@ struct ba_stash {
 	char title[BA_PROCTITLE_MAX];
 	struct ba_pathcache exe;	/* the last EXE and CWD items' paths */
 	struct ba_pathcache cwd;
+	/* an exec: the caller's capability sets and ids at sys_enter (BPRM_FCAPS, objects.h) */
+	struct ba_caps caps;
 };
 
 /* one event being assembled; items are written at masked offsets < BA_EVENT_MAX */
@@ -74,10 +76,17 @@ struct ba_pathbuf {
 	char buf[2 * BA_NAME_MAX];
 };
 
-/* sched_process_exec -> sys_exit of the exec: bprm->filename and argc */
+/* sched_process_exec -> sys_exit of the exec: bprm->filename and argc, and the
+ * files kernel audit names (objects.h): the one run, a script's interpreter, the ELF loader */
 struct ba_exec {
 	__u32 argc;
 	__u32 name_len;		/* bytes of name including its NUL; 0: unreadable */
+	__u32 interp_len;	/* a script's interpreter (bprm->interp): its bytes; 0: not a script */
+	__u32 pad;
+	struct ba_obj file;	/* bprm->file: the file run (the interpreter, for a script) */
+	struct ba_obj loader;	/* the ELF interpreter the new image maps at AT_BASE (flags 0: none; no inode yet) */
+	char interp[BA_OBJ_NAME_MAX];
+	char loader_name[BA_OBJ_NAME_MAX];	/* its name as the ELF's PT_INTERP gives it */
 	char name[BA_NAME_MAX];
 };
 

@@ -245,7 +245,7 @@ static __always_inline void put_sockaddr(union ba_evbuf *ev, struct ba_asm *a, s
 	if (got <= 1)
 		return;
 	a->named = 1;
-	put_item(ev, a, BA_ITEM_PATH, 0, got - 1, 0);
+	put_item(ev, a, BA_ITEM_PATH, 0, got - 1, BA_PATH_SUN);
 }
 
 /* EXECVE: the new image's arguments (arg_start..arg_end), as much as the event has room for */

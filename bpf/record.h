@@ -12,7 +12,7 @@
 #ifndef BPFAUDIT_RECORD_H
 #define BPFAUDIT_RECORD_H
 
-#define BA_SCHEMA_VERSION 2
+#define BA_SCHEMA_VERSION 3
 
 #define BA_COMM_LEN 16
 #define BA_TTY_LEN 16
@@ -91,12 +91,71 @@ _Static_assert(sizeof(struct ba_record) == 192, "ba_record size");
 #define BA_RECORD_HDR_SIZE 192
 
 /* item kinds: the records kernel audit writes besides SYSCALL */
-#define BA_ITEM_PATH 1		/* a pathname argument as passed; aux: its PATH item index */
+#define BA_ITEM_PATH 1		/* a pathname argument as passed; aux: its slot (ba_syscall path_arg), or: */
+#define BA_PATH_SUN 2		/* aux of a unix socket's path (SOCKADDR), which the kernel looks up by its own copy */
 #define BA_ITEM_CWD 2		/* the working directory at the call (calls taking a name) */
 #define BA_ITEM_EXE 3		/* mm->exe_file's path */
 #define BA_ITEM_PROCTITLE 4	/* up to BA_PROCTITLE_MAX bytes of arg_start..arg_end; aux 1: no NUL at arg_end */
 #define BA_ITEM_EXECVE 5	/* the new image's arguments, NUL-terminated; aux: argc */
 #define BA_ITEM_SOCKADDR 6	/* the address the call passed or got back; aux: the kernel's length */
+
+#define BA_ITEM_OBJ 7		/* an object a lookup of the call reached (struct ba_obj, then its name); aux: BA_OBJ_* */
+#define BA_ITEM_CAPS 8		/* a successful exec's capability sets, before and after (struct ba_caps) */
+
+/*
+ * BA_ITEM_OBJ: one call of kernel audit's own bookkeeping (kernel/auditsc.c),
+ * in the order the kernel made it, with the inode it names as it was then.
+ * User space replays them over the call's names (tracer/capture/names.py)
+ * into kernel audit's PATH items: which item, nametype, name and attributes.
+ */
+#define BA_OBJ_INODE 1		/* audit_inode(name, dentry, 0): a lookup's result (filename_lookup, an open) */
+#define BA_OBJ_PARENT 2		/* audit_inode(name, dentry, AUDIT_INODE_PARENT): a create/delete's directory */
+#define BA_OBJ_CREATE 3		/* audit_inode_child(dir, dentry, AUDIT_TYPE_CHILD_CREATE) */
+#define BA_OBJ_DELETE 4		/* audit_inode_child(dir, dentry, AUDIT_TYPE_CHILD_DELETE) */
+
+/* ba_obj.flags */
+#define BA_OBJ_HAS_INODE 1	/* ino..gid are the object's (a CREATE whose file was not made has none) */
+#define BA_OBJ_KNAME 2		/* INODE/PARENT of a name the kernel made itself (getname_kernel: an exec's
+				 * interpreter and loader): the name follows */
+
+struct ba_obj {
+	__u64 ino;
+	__u64 uptr;		/* INODE/PARENT: the caller's pointer the name was read from (struct filename uptr) */
+	__u64 dir_ino;		/* CREATE/DELETE: the directory's inode */
+	__u32 dev;		/* the kernel's dev_t (major << 20 | minor) */
+	__u32 rdev;
+	__u32 uid;		/* owner, kernel (init namespace) ids */
+	__u32 gid;
+	__u32 dir_dev;
+	__u16 mode;
+	__u8 op;		/* BA_OBJ_INODE.. (also the item's aux) */
+	__u8 flags;		/* BA_OBJ_* */
+	__u32 name_len;		/* bytes of name after the struct: the kernel's name (KNAME), the child's (CREATE/DELETE) */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct ba_obj) == 56, "ba_obj size");
+#define BA_OBJ_NAME_MAX 256	/* a child's name is at most NAME_MAX (255); a kernel name longer is cut */
+
+/* BA_ITEM_CAPS: what audit_log_bprm_fcaps() writes, and what decides whether it does */
+struct ba_caps {
+	__u64 old_pp;		/* the caller's permitted, inheritable, effective, ambient sets before the exec */
+	__u64 old_pi;
+	__u64 old_pe;
+	__u64 old_pa;
+	__u64 pp;		/* the same sets after it */
+	__u64 pi;
+	__u64 pe;
+	__u64 pa;
+	__u64 fp;		/* the file's capabilities (security.capability), 0 without */
+	__u64 fi;
+	__u32 fmagic;		/* cpu_vfs_cap_data.magic_etc: revision and effective bit */
+	__u32 frootid;
+	__u32 has_fcap;		/* 1: the exec read file capabilities (not known to bpfaudit yet: 0) */
+	__u32 securebits;	/* the new credentials' */
+	__u32 old_uid;		/* the caller's uid and gid before the exec */
+	__u32 old_gid;
+};
+_Static_assert(sizeof(struct ba_caps) == 104, "ba_caps size");
 
 /* ba_item.flags */
 #define BA_ITEM_CUT 1		/* payload cut at its cap (or a path walk stopped early) */

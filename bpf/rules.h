@@ -92,6 +92,15 @@
 #define BA_SC_PATH_RULES 4	/* a candidate rule has a path= or dir= name prefix */
 #define BA_SC_EXEC 8		/* execve/execveat: the name and arguments come from the exec (bpf/exec.h) */
 
+/* ba_syscall.obj_from */
+#define BA_OBJ_FROM_NONE 0
+#define BA_OBJ_FROM_FD 1	/* the descriptor returned (open, openat, openat2, creat) */
+#define BA_OBJ_FROM_PWD 2	/* the new working directory (chdir) */
+#define BA_OBJ_FROM_ROOT 3	/* the new root (chroot) */
+/* ba_syscall.open_flags_arg beyond argument indices */
+#define BA_OPEN_CREAT 6		/* creat(): O_CREAT implied */
+#define BA_OPEN_HOW 7		/* openat2(): the flags are struct open_how's first member, argument 2 points to it */
+
 /* ba_syscall.sock_mode: where kernel audit's SOCKADDR comes from (move_addr_to_kernel/_user) */
 #define BA_SOCK_NONE 0
 #define BA_SOCK_IN 1		/* passed in: the length is argument sock_len_arg (connect, bind, sendto) */
@@ -148,7 +157,9 @@ struct ba_syscall {
 	__u8 sock_arg;		/* argument index of a socket address, with sock_mode */
 	__u8 sock_len_arg;
 	__u8 sock_mode;		/* BA_SOCK_* */
-	__u8 pad[5];
+	__u8 obj_from;		/* BA_OBJ_FROM_*: where sys_exit finds the object the call reached (objects.h) */
+	__u8 open_flags_arg;	/* open family: argument index of the flags, or BA_OPEN_CREAT / BA_OPEN_HOW */
+	__u8 pad[3];
 };
 _Static_assert(sizeof(struct ba_syscall) == 56, "ba_syscall size");
 

@@ -24,6 +24,11 @@ static __always_inline __u32 btf_u32(void *base, __u32 off)
 	return *(volatile __u32 *)(base + off);
 }
 
+static __always_inline __u16 btf_u16(void *base, __u32 off)
+{
+	return *(volatile __u16 *)(base + off);
+}
+
 static __always_inline __u64 btf_u64(void *base, __u32 off)
 {
 	return *(volatile __u64 *)(base + off);

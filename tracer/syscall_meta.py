@@ -40,6 +40,14 @@ SOCKADDR_ARGS: Dict[str, Tuple[int, int, str]] = {
     "getpeername": (1, 2, "out"), "recvfrom": (4, 5, "out"),
 }
 
+# where sys_exit finds the object a call reached (bpf/objects.h: kernel audit's PATH attributes):
+# "fd" the descriptor returned, with the argument index of the open flags ("creat": O_CREAT
+# implied, "how": openat2's struct open_how); "pwd"/"root" the directory made the task's own
+OBJECTS: Dict[str, Tuple[str, object]] = {
+    "open": ("fd", 1), "openat": ("fd", 2), "creat": ("fd", "creat"), "openat2": ("fd", "how"),
+    "chdir": ("pwd", None), "chroot": ("root", None),
+}
+
 # the calls whose name and arguments come from the exec itself (bpf/exec.h)
 EXECS = frozenset({"execve", "execveat"})
 

@@ -70,7 +70,7 @@ class BtfWriter:
 
 # byte offsets the synthetic kernel puts its fields at (inputs of the blob, not outputs of btf.py)
 TASK = {"thread_info.status": 4, "tgid": 20, "real_parent": 32, "loginuid.val": 40, "sessionid": 44,
-        "personality": 48, "cred": 56, "signal": 64, "comm": 72, "mm": 88, "fs": 96}
+        "personality": 48, "cred": 56, "signal": 64, "comm": 72, "mm": 88, "fs": 96, "files": 104}
 # the dentry walk's structs (bpf/dpath.h): member -> byte offset
 DENTRY = {"d_parent": 24, "d_name.len": 36, "d_name.name": 40}
 CRED_BASE = 8
@@ -87,7 +87,11 @@ def kernel_blob(cred_order=("uid", "gid", "suid", "sgid", "euid", "egid", "fsuid
     kgid = w.typedef("kgid_t", w.struct("", 4, [("val", u32, 0)]))
     cred_members = [("usage", u32, 0)] + [
         (name, kgid if "g" in name else kuid, (CRED_BASE + 4 * i) * 8) for i, name in enumerate(cred_order)]
-    cred = w.struct("cred", 64, cred_members)
+    kcap = w.typedef("kernel_cap_t", w.struct("", 8, [("val", u64, 0)]))
+    cred_members += [("securebits", u32, 44 * 8)] + [
+        (name, kcap, (48 + 8 * i) * 8) for i, name in enumerate(("cap_inheritable", "cap_permitted",
+                                                                   "cap_effective", "cap_bset", "cap_ambient"))]
+    cred = w.struct("cred", 96, cred_members)
     tty = w.struct("tty_struct", 96, [("magic", u32, 0), ("name", w.array(char, 64), 32 * 8)])
     signal = w.struct("signal_struct", 16, [("tty", w.ptr(tty), 8 * 8)])
     thread_info = w.struct("thread_info", 8, [("flags", u32, 0), ("status", u32, 32)])
@@ -102,18 +106,26 @@ def kernel_blob(cred_order=("uid", "gid", "suid", "sgid", "euid", "egid", "fsuid
     # whose hash and len share an anonymous union with hash_len, as in the kernel
     vfsmount = w.struct("vfsmount", 32, [("mnt_root", w.ptr(0), 0)])
     path = w.struct("path", 16, [("mnt", w.ptr(vfsmount), 0), ("dentry", w.ptr(0), 64)])
-    file_ = w.struct("file", 64, [("f_inode", w.ptr(0), 0), ("f_path", path, 16 * 8)])
-    mm = w.struct("mm_struct", 64, [("arg_start", u64, 16 * 8), ("arg_end", u64, 24 * 8),
-                                    ("exe_file", w.ptr(file_), 32 * 8)])
+    file_ = w.struct("file", 64, [("f_inode", w.ptr(0), 0), ("f_mode", u32, 4 * 8), ("f_path", path, 16 * 8)])
+    mm = w.struct("mm_struct", 448, [("arg_start", u64, 16 * 8), ("arg_end", u64, 24 * 8),
+                                     ("exe_file", w.ptr(file_), 32 * 8), ("saved_auxv", w.array(u64, 50), 40 * 8)])
+    # the objects a call reached (bpf/objects.h): descriptor table, inode, super block, mapping
+    u16 = w.int_("short unsigned int", 2)
+    sb = w.struct("super_block", 32, [("s_list", u64, 0), ("s_dev", u32, 16 * 8)])
+    w.struct("inode", 96, [("i_mode", u16, 0), ("i_uid", kuid, 4 * 8), ("i_gid", kgid, 8 * 8),
+                           ("i_sb", w.ptr(sb), 40 * 8), ("i_ino", u64, 64 * 8), ("i_rdev", u32, 76 * 8)])
+    fdtable = w.struct("fdtable", 16, [("max_fds", u32, 0), ("fd", w.ptr(w.ptr(file_)), 8 * 8)])
+    files = w.struct("files_struct", 40, [("count", u32, 0), ("fdt", w.ptr(fdtable), 32 * 8)])
     fs = w.struct("fs_struct", 48, [("users", u32, 0), ("root", path, 8 * 8), ("pwd", path, 24 * 8)])
     hash_len = w.struct("", 8, [("hash", u32, 0), ("len", u32, 32)])
     qstr = w.struct("qstr", 16, [("", w.struct("", 8, [("", hash_len, 0), ("hash_len", u64, 0)], union=True), 0),
                                  ("name", w.ptr(char), 64)])
     w.struct("dentry", 64, [("d_flags", u32, 0), ("d_parent", w.ptr(0), DENTRY["d_parent"] * 8),
-                            ("d_name", qstr, 32 * 8)])
+                            ("d_name", qstr, 32 * 8), ("d_inode", w.ptr(0), 48 * 8)])
     w.struct("mount", 96, [("mnt_parent", w.ptr(0), 16 * 8), ("mnt_mountpoint", w.ptr(0), 24 * 8),
                            ("mnt", vfsmount, 32 * 8)])
-    w.struct("linux_binprm", 112, [("argc", u32, 88 * 8), ("filename", w.ptr(char), 96 * 8)])
+    w.struct("linux_binprm", 112, [("file", w.ptr(file_), 64 * 8), ("argc", u32, 88 * 8),
+                                   ("filename", w.ptr(char), 96 * 8), ("interp", w.ptr(char), 104 * 8)])
     personality = ("personality", u32, TASK["personality"] * 8 + (3 if bitfield_personality else 0), 3)
     w.struct("task_struct", 112, [
         ("thread_info", thread_info, 0),
@@ -128,6 +140,7 @@ def kernel_blob(cred_order=("uid", "gid", "suid", "sgid", "euid", "egid", "fsuid
         ("comm", w.array(char, 16), TASK["comm"] * 8),
         ("mm", w.ptr(mm), TASK["mm"] * 8),
         ("fs", w.ptr(fs), TASK["fs"] * 8),
+        ("files", w.ptr(files), TASK["files"] * 8),
     ], kind_flag=kind_flag_task or bitfield_personality)
     regs = ("r15", "r14", "r13", "r12", "bp", "bx", "r11", "r10", "r9", "r8", "ax", "cx", "dx", "si", "di")
     w.struct("pt_regs", 8 * len(regs), [(name, u64, 64 * i) for i, name in enumerate(regs)])
@@ -251,7 +264,7 @@ def test_running_kernel_btf_has_every_field():
         offs = kernel_offsets(load_vmlinux_btf())
         assert set(offs) == set(KERNEL_FIELDS)
         # members that open their struct in today's kernels
-        assert all(off > 0 for m, off in offs.items() if m not in ("TASK_TI_STATUS", "VFSMOUNT_MNT_ROOT", "PATH_MNT"))
+        assert all(off > 0 for m, off in offs.items() if m not in ("TASK_TI_STATUS", "VFSMOUNT_MNT_ROOT", "PATH_MNT", "INODE_I_MODE", "FDTABLE_MAX_FDS"))
     elif os.path.exists(B.VMLINUX_BTF):
         with pytest.raises(BpfauditError, match="sudo"):
             load_vmlinux_btf()

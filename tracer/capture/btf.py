@@ -180,6 +180,29 @@ KERNEL_FIELDS: Dict[str, Tuple[str, str]] = {
     # an exec's own name and argc (bpf/exec.h)
     "BPRM_FILENAME": ("linux_binprm", "filename"),
     "BPRM_ARGC": ("linux_binprm", "argc"),
+    # the objects a call's lookups reach (bpf/objects.h): kernel audit's PATH attributes
+    "BPRM_FILE": ("linux_binprm", "file"),
+    "BPRM_INTERP": ("linux_binprm", "interp"),
+    "MM_SAVED_AUXV": ("mm_struct", "saved_auxv"),
+    "TASK_FILES": ("task_struct", "files"),
+    "FILES_FDT": ("files_struct", "fdt"),
+    "FDTABLE_MAX_FDS": ("fdtable", "max_fds"),
+    "FDTABLE_FD": ("fdtable", "fd"),
+    "DENTRY_D_INODE": ("dentry", "d_inode"),
+    "INODE_I_INO": ("inode", "i_ino"),
+    "INODE_I_SB": ("inode", "i_sb"),
+    "INODE_I_MODE": ("inode", "i_mode"),
+    "INODE_I_UID": ("inode", "i_uid.val"),
+    "INODE_I_GID": ("inode", "i_gid.val"),
+    "INODE_I_RDEV": ("inode", "i_rdev"),
+    "SB_S_DEV": ("super_block", "s_dev"),
+    "FILE_F_MODE": ("file", "f_mode"),
+    # an exec's capability sets (BPRM_FCAPS): the task's and the file's
+    "CRED_CAP_INHERITABLE": ("cred", "cap_inheritable"),
+    "CRED_CAP_PERMITTED": ("cred", "cap_permitted"),
+    "CRED_CAP_EFFECTIVE": ("cred", "cap_effective"),
+    "CRED_CAP_AMBIENT": ("cred", "cap_ambient"),
+    "CRED_SECUREBITS": ("cred", "securebits"),
     # raw tracepoints get the registers: x86-64 arguments di si dx r10 r8 r9, ia32 bx cx dx si di bp
     "PT_REGS_DI": ("pt_regs", "di"),
     "PT_REGS_SI": ("pt_regs", "si"),
@@ -196,9 +219,13 @@ PT_REGS = tuple(m for m in KERNEL_FIELDS if m.startswith("PT_REGS_"))
 _SIZES = {"TASK_REAL_PARENT": 8, "TASK_CRED": 8, "TASK_SIGNAL": 8, "SIGNAL_TTY": 8, **{m: 8 for m in PT_REGS},
           **{m: 8 for m in ("TASK_MM", "TASK_FS", "MM_EXE_FILE", "MM_ARG_START", "MM_ARG_END", "PATH_MNT",
                             "PATH_DENTRY", "DENTRY_D_PARENT", "DENTRY_D_NAME_NAME",
-                            "VFSMOUNT_MNT_ROOT", "MOUNT_MNT_PARENT", "MOUNT_MNT_MOUNTPOINT", "BPRM_FILENAME")}}
-# embedded structs the programs only add a member's offset to
-_ANY_SIZE = {"MOUNT_MNT", "FILE_F_PATH", "FS_PWD", "FS_ROOT"}
+                            "VFSMOUNT_MNT_ROOT", "MOUNT_MNT_PARENT", "MOUNT_MNT_MOUNTPOINT", "BPRM_FILENAME",
+                            "BPRM_FILE", "BPRM_INTERP", "DENTRY_D_INODE", "INODE_I_INO", "INODE_I_SB",
+                            "CRED_CAP_INHERITABLE", "CRED_CAP_PERMITTED", "CRED_CAP_EFFECTIVE",
+                            "CRED_CAP_AMBIENT", "TASK_FILES", "FILES_FDT", "FDTABLE_FD")},
+          "INODE_I_MODE": 2}
+# embedded structs and arrays the programs only add a member's offset to
+_ANY_SIZE = {"MOUNT_MNT", "FILE_F_PATH", "FS_PWD", "FS_ROOT", "MM_SAVED_AUXV"}
 # Name buffers the programs copy the first 16 bytes of, as two 8-byte loads: at least that long.
 _MIN_SIZES = {"TASK_COMM": 16, "TTY_NAME": 16}
 

@@ -9,7 +9,7 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 from tracer.errors import BpfauditError
 from tracer.filters import FieldCheck, KernelRule
 from tracer.capture.layout import layout
-from tracer.syscall_meta import CHANGES_CREDS, EXECS, NEVER_RETURN, PATH_ARGS, SOCKADDR_ARGS
+from tracer.syscall_meta import CHANGES_CREDS, EXECS, NEVER_RETURN, OBJECTS, PATH_ARGS, SOCKADDR_ARGS
 from tracer.syscall_table import ARCH_NAMES, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, NEWER_SYSCALLS, syscall_name
 
 ABI_ARCH = {0: AUDIT_ARCH_X86_64, 1: AUDIT_ARCH_I386}
@@ -194,6 +194,11 @@ def build_tables(rules: Sequence[KernelRule], only_syscalls: Optional[Set[str]] 
             e.flags = L.BA_SC_CHANGES_CREDS if meta in CHANGES_CREDS else 0
             if meta in EXECS:
                 e.flags |= L.BA_SC_EXEC
+            if meta in OBJECTS:
+                source, flags_arg = OBJECTS[meta]
+                e.obj_from = {"fd": L.BA_OBJ_FROM_FD, "pwd": L.BA_OBJ_FROM_PWD, "root": L.BA_OBJ_FROM_ROOT}[source]
+                e.open_flags_arg = {"creat": L.BA_OPEN_CREAT, "how": L.BA_OPEN_HOW, None: L.BA_NO_PATH}.get(
+                    flags_arg, flags_arg)
             if meta in SOCKADDR_ARGS:
                 addr, length, mode = SOCKADDR_ARGS[meta]
                 e.sock_arg, e.sock_len_arg = addr, length
