@@ -333,13 +333,6 @@ def test_a_caps_item_becomes_bprm_fcaps_when_the_kernel_writes_one(dec):
     assert ev.bprm_fcaps is None
 
 
-def test_a_record_with_more_objects_than_it_holds_is_flagged_cut(dec):
-    if "BA_REC_OBJS_CUT" not in L.consts:
-        pytest.skip("bpf/record.h has no BA_REC_OBJS_CUT")
-    ev = dec.decode(0, sample(flags=L.BA_REC_OBJS_CUT, paths=["/x"], items=[obj("INODE", ino=1, uptr=ARG[1])]))
-    assert ev.cut == ("objs",) and dec.cut == 1
-
-
 def test_a_cut_kernel_name_is_flagged(dec):
     ev = dec.decode(0, sample(syscall=EXECVE, exit=0, paths=["/bin/true"], items=[
         obj("INODE", ino=51, name="/lib64/ld", flags=L.BA_OBJ_HAS_INODE | L.BA_OBJ_KNAME, item_flags=L.BA_ITEM_CUT)]))
