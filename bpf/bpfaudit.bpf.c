@@ -218,10 +218,13 @@ RAW_TRACEPOINT_PROBE(sys_exit)
 		set_exit(c, ret);
 		c->start = rec->rule;
 		if (sc->flags & BA_SC_PATH_RULES) {
-			/* the names first: the path=/dir= test looks at them */
-			put_names(ev, a, rec, sc, c, exec_entry(sc, ret, pid_tgid));
+			/* the names first, and the object: the path=/dir= test looks at them */
+			struct ba_exec *x = exec_entry(sc, ret, pid_tgid);
+
+			put_names(ev, a, rec, sc, c, x);
 			a->names_done = 1;
 			path_states(c, ev);
+			call_object(c, st, sc, task, ret, x);
 		}
 		eval_rules(c, sc, ev);	/* no candidate has a path= name without BA_SC_PATH_RULES */
 		if (c->result < 0)

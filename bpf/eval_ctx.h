@@ -55,6 +55,11 @@ struct eval_ctx {
 	/* each name's first BA_PREFIX_LEN bytes, where every rule's prefix test reads them at fixed
 	 * offsets (reading the event buffer at path_off costs each rule twice the instructions) */
 	__u64 path_head[2][BA_PREFIX_LEN / 8];
+	/* the object the call reached, when sys_exit can see it (objects.h call_object): a path=
+	 * watch matches it by inode and device, as kernel audit's watches do */
+	__u64 obj_ino;
+	__u32 obj_dev;
+	__u32 have_obj;
 	struct ba_asm a;	/* the event being assembled at sys_exit */
 };
 

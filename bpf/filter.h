@@ -182,7 +182,8 @@ static __always_inline __u32 path_excludes(struct ba_rule *r, struct eval_ctx *c
 {
 	__u64 may = c->path_maybe[0] | c->path_maybe[1] |
 		    (c->path_cmp[0] & path_starts_with(r, c, 0)) |
-		    (c->path_cmp[1] & path_starts_with(r, c, 1));
+		    (c->path_cmp[1] & path_starts_with(r, c, 1)) |
+		    (c->have_obj & r->watch_set & (c->obj_ino == r->watch_ino) & (c->obj_dev == r->watch_dev));
 
 	asm volatile("" : "+r"(may));
 	return (__u32)(1 ^ (may & 1));

@@ -247,6 +247,33 @@ static __always_inline void stash_old_caps(struct ba_stash *st, void *task)
 	st->caps.fmagic = st->caps.frootid = 0;
 }
 
+/* the object of a call, for a path= watch (filter.h path_excludes): what put_objects() names NORMAL or CREATE */
+static __always_inline void call_object(struct eval_ctx *c, struct ba_stash *st, struct ba_syscall *sc,
+					void *task, long ret, struct ba_exec *x)
+{
+	struct ba_obj o = {};
+	void *dentry = NULL;
+
+	c->have_obj = 0;
+	if (x) {
+		o = x->file;
+	} else if (sc->obj_from == BA_OBJ_FROM_FD && ret >= 0) {
+		dentry = file_dentry(fd_file(task, ret));
+	} else if ((sc->obj_from == BA_OBJ_FROM_PWD || sc->obj_from == BA_OBJ_FROM_ROOT) && ret == 0) {
+		void *fs = kptr(task, BA_OFF_TASK_FS);
+
+		dentry = kptr(fs, (sc->obj_from == BA_OBJ_FROM_PWD ? BA_OFF_FS_PWD : BA_OFF_FS_ROOT) +
+				      BA_OFF_PATH_DENTRY);
+	}
+	if (dentry)
+		obj_inode(&o, dentry_inode(dentry));
+	if (o.flags & BA_OBJ_HAS_INODE) {
+		c->obj_ino = o.ino;
+		c->obj_dev = o.dev;
+		c->have_obj = 1;
+	}
+}
+
 /* sys_exit: the call's objects, then a successful exec's capability sets (BPRM_FCAPS) */
 static __always_inline void put_objects(union ba_evbuf *ev, struct ba_asm *a, struct ba_stash *st,
 					struct ba_syscall *sc, void *task, long ret, struct ba_exec *x)

@@ -133,8 +133,16 @@ struct ba_rule {
 	struct ba_field fields[16];
 	__u64 prefix[8];	/* BA_PREFIX_LEN bytes, zero past prefix_len */
 	__u64 prefix_mask[8];	/* 0xff for each byte of prefix[] in use */
+	/*
+	 * A path= rule (a watch): the watched file's inode and device when the rule was loaded
+	 * (watch_set 1); a call whose object is that inode is not excluded by the name test,
+	 * whatever name reached it (a hard link, a symlink, a ".." walk, a relative name).
+	 */
+	__u64 watch_ino;
+	__u32 watch_dev;	/* the kernel's dev_t (major << 20 | minor) */
+	__u32 watch_set;
 };
-_Static_assert(sizeof(struct ba_rule) == 400, "ba_rule size");
+_Static_assert(sizeof(struct ba_rule) == 416, "ba_rule size");
 
 /*
  * Per (abi, syscall number): the rules that can match it, in rule order, and

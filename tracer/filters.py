@@ -35,5 +35,6 @@ class KernelRule:
     # the rule's path= or dir= name, normalised as user space compares it: with
     # it BPF drops the syscalls none of whose names can match (bpf/filter.h)
     path_name: Optional[str] = None
+    path_kind: Optional[str] = None  # "path" (a watch: also matched by inode, tracer/rules/watch.py) or "dir"
     text: str = ""  # the rule as `auditctl -l` prints it, for messages
     source: object = field(default=None, compare=False)  # the parsed rule

@@ -90,9 +90,9 @@ def test_limits():
         ("-a always,exit -F arch=b64 -S openat -F auid>=1000", "in-kernel"),
         ("-a always,exit -F arch=b64 -S execve -F exe=/bin/sh -C uid!=euid", "user-space (fields: exe,-C uid/euid)"),
         ("-a always,exit -F arch=b64 -S execve -F path=/bin/sh -F perm=x",
-         "approximate (path: matched by name; the kernel matches the inode)"),
+         "approximate (path: matched by inode on open/exec/chdir, by name elsewhere; the kernel matches the inode)"),
         ("-w /etc/shadow -p wa",
-         "approximate (path: matched by name; the kernel matches the inode; "
+         "approximate (path: matched by inode on open/exec/chdir, by name elsewhere; the kernel matches the inode; "
          "perm: openat2's open mode is not read, assumed to match)"),
         ("-a always,exit -F arch=b64 -S openat -F subj_type=x_t",
          "unsupported (subj_type: SELinux subject context is not available to bpfaudit; the rule never matches)"),

@@ -9,6 +9,7 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 from tracer.errors import BpfauditError
 from tracer.filters import FieldCheck, KernelRule
 from tracer.capture.layout import layout
+from tracer.rules.watch import watch_identity
 from tracer.syscall_meta import CHANGES_CREDS, EXECS, NEVER_RETURN, OBJECTS, PATH_ARGS, SOCKADDR_ARGS
 from tracer.syscall_table import ARCH_NAMES, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, NEWER_SYSCALLS, syscall_name
 
@@ -153,6 +154,10 @@ def build_tables(rules: Sequence[KernelRule], only_syscalls: Optional[Set[str]] 
             dst.slot, dst.negate, dst.mask, dst.lo, dst.hi = encode_check(f)
         if r.path_name is not None:
             pr.prefix_len = pack_prefix(r.path_name, pr.prefix, pr.prefix_mask)
+        if r.path_kind == "path":
+            ident = watch_identity(r.path_name)
+            if ident is not None:
+                pr.watch_ino, pr.watch_dev, pr.watch_set = ident[0], ident[1], 1
         packed.append(pr)
 
     nr_max = L.BA_NR_SYSCALLS

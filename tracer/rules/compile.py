@@ -21,7 +21,7 @@ def compile_rule(rule: Rule) -> KernelRule:
     checks = []
     userspace = False
     never = False
-    path_name = None
+    path_name = path_kind = None
     syscalls = rule.syscalls
     for c in rule.conds:
         kind, _why = classify(c)
@@ -34,6 +34,7 @@ def compile_rule(rule: Rule) -> KernelRule:
             userspace = True
         if c.name in ("path", "dir"):
             path_name = os.path.normpath(c.text or "")  # as evaluate._path_match compares
+            path_kind = c.name
         if c.name == "perm" and c.op == "=":
             # audit_match_perm() fails outside these syscalls, so BPF need not look elsewhere
             narrow = perm_syscalls(c.value)
@@ -60,6 +61,7 @@ def compile_rule(rule: Rule) -> KernelRule:
         userspace=userspace,
         key=rule.key,
         path_name=path_name,
+        path_kind=path_kind,
         text=rule.text,
         source=rule,
     )

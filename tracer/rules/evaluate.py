@@ -8,6 +8,7 @@ from functools import lru_cache
 from typing import Optional, Sequence
 
 from tracer.rules import perm_classes
+from tracer.rules.watch import reached as watch_reached
 from tracer.rules.model import NR_SYSCALL_BITS, Cond, Rule
 from tracer.rules.support import UNSUPPORTED, classify
 
@@ -87,6 +88,8 @@ def cond_matches(c: Cond, event) -> bool:
         same = event.exe is not None and os.path.normpath(event.exe) == c.text
         return same if c.op == "=" else not same
     if c.name in ("path", "dir"):
+        if c.name == "path" and watch_reached(os.path.normpath(c.text or ""), getattr(event, "path_items", None)):
+            return True  # the watched inode, whatever the name (tracer/rules/watch.py)
         return _path_match(c.name, c.text or "", event.paths)
     if c.name == "perm":
         got = perm_classes.match_perm(c.value, event.arch, event.syscall, event.args)

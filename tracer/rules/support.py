@@ -33,7 +33,7 @@ _UNSUPPORTED = {
     "fstype": "applies to the filesystem list only",
 }
 _APPROX = {
-    "path": "matched by name; the kernel matches the inode",
+    "path": "matched by inode on open/exec/chdir, by name elsewhere; the kernel matches the inode",
     "dir": "matched by path prefix; the kernel matches the inode tree",
     "perm": "openat2's open mode is not read, assumed to match",
 }
