@@ -147,6 +147,9 @@ RAW_TRACEPOINT_PROBE(sys_enter)
 		stash_pwd(st, task);
 	if (sc->flags & BA_SC_EXEC)
 		stash_old_caps(st, task);
+#ifdef BA_HOOKS
+	st->n_objs = st->objs_cut = 0;
+#endif
 	__u32 bucket = inflight_bucket(regs);
 	__u32 *pending = inflight.lookup(&bucket);
 	if (pending)
@@ -363,7 +366,7 @@ int ba_tail_sys_exit_submit(struct bpf_raw_tracepoint_args *ctx)
 	rec->n_items = a->n_items;
 	rec->version = BA_SCHEMA_VERSION;
 	ev->hdr = *rec;
-	rec->flags &= ~BA_REC_CUT;
+	rec->flags &= ~(BA_REC_CUT | BA_REC_OBJS_CUT);
 #ifdef BA_RINGBUF
 	/* no wake-up but every BA_RINGBUF_WAKEUP-th record of a CPU (a power of
 	 * two; 0: never): the consumer drains on its timer */

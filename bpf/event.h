@@ -38,6 +38,13 @@ struct ba_pathcache {
 	char name[BA_PATHCACHE_LEN];
 };
 
+/* an object one of the call's lookups reached (objects.h, BA_HOOKS), until sys_exit */
+struct ba_objop {
+	struct ba_obj o;
+	__u64 dentry;		/* a CREATE's new dentry: its inode is read at sys_exit */
+	char name[BA_OBJ_NAME_MAX];
+};
+
 /* sys_enter -> sys_exit, in the thread's task storage */
 struct ba_stash {
 	struct ba_record rec;
@@ -54,6 +61,13 @@ struct ba_stash {
 	struct ba_pathcache cwd;
 	/* an exec: the caller's capability sets and ids at sys_enter (BPRM_FCAPS, objects.h) */
 	struct ba_caps caps;
+#ifdef BA_HOOKS
+	/* the objects the call's lookups reached so far, in the kernel's order (objects.h) */
+	__u32 n_objs;
+	__u32 objs_cut;
+	__u64 fcap_dentry;	/* whose file capabilities caps holds */
+	struct ba_objop objs[BA_MAX_OBJS];
+#endif
 };
 
 /* one event being assembled; items are written at masked offsets < BA_EVENT_MAX */

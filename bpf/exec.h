@@ -97,6 +97,14 @@ RAW_TRACEPOINT_PROBE(sched_process_exec)
 	n = bpf_probe_read_kernel_str(x->name, BA_NAME_MAX, (void *)name);
 	x->name_len = n > 0 ? n : 0;
 	exec_files(x, (void *)bprm, (void *)name);
+#ifdef BA_HOOKS
+	/* file capabilities count only if they were the final file's (get_vfs_caps_from_disk, objects.h) */
+	if (st->fcap_dentry != (__u64)file_dentry(kptr((void *)bprm, BA_OFF_BPRM_FILE))) {
+		st->caps.has_fcap = 0;
+		st->caps.fp = st->caps.fi = 0;
+		st->caps.fmagic = st->caps.frootid = 0;
+	}
+#endif
 	execs.update(&tid, x);
 	return 0;
 }

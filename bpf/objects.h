@@ -245,7 +245,282 @@ static __always_inline void stash_old_caps(struct ba_stash *st, void *task)
 	st->caps.has_fcap = 0;
 	st->caps.fp = st->caps.fi = 0;
 	st->caps.fmagic = st->caps.frootid = 0;
+#ifdef BA_HOOKS
+	st->fcap_dentry = 0;
+#endif
 }
+
+
+#ifdef BA_HOOKS
+/*
+ * Where the kernel lets BPF follow the path walk (fentry/fexit: probed at load,
+ * tracer/capture/loader.py), every object comes from the functions kernel audit
+ * learns it in, as one op of the call in flight (its stash), in the kernel's order:
+ *
+ *   filename_lookup() returns        audit_inode(name, dentry, 0)
+ *   __filename_parentat() returns    audit_inode(name, dir, AUDIT_INODE_PARENT)
+ *   do_filp_open() returns           path_openat()'s: with O_CREAT the directory,
+ *                                    then the file found or made (an exec's file,
+ *                                    interpreter and loader are opened so too)
+ *   may_delete()                     audit_inode_child(dir, victim, DELETE)
+ *   security_inode_{create,mkdir,mknod,symlink,link}()
+ *                                    audit_inode_child(dir, new, CREATE): the new
+ *                                    file is read at sys_exit, once made
+ *   security_inode_rename()          audit_inode_child(new_dir, moved, CREATE)
+ *   get_vfs_caps_from_disk() returns the file capabilities an exec read (BPRM_FCAPS)
+ *
+ * Each stops at one task-storage lookup for a thread with no call in flight
+ * that a rule may record.
+ */
+#define BA_O_CREAT_FLAG BA_O_CREAT
+
+static __always_inline struct ba_stash *obj_stash(void)
+{
+	struct ba_stash *st = stash.task_storage_get(current_task(), 0, 0);
+
+	if (!st || !(st->rec.flags & BA_REC_PENDING))
+		return NULL;
+	return st;
+}
+
+static __always_inline struct ba_objop *op_new(struct ba_stash *st, __u8 op)
+{
+	__u32 i = st->n_objs;
+
+	if (i >= BA_MAX_OBJS) {
+		st->objs_cut = 1;
+		return NULL;
+	}
+	st->n_objs = i + 1;
+	struct ba_objop *o = &st->objs[i & (BA_MAX_OBJS - 1)];
+
+	__builtin_memset(&o->o, 0, sizeof(o->o));
+	o->o.op = op;
+	o->dentry = 0;
+	return o;
+}
+
+/* which name: the caller's pointer, or the kernel's own text (getname_kernel() leaves uptr NULL) */
+static __always_inline void op_name(struct ba_objop *o, void *filename)
+{
+	if (!filename)
+		return;
+	o->o.uptr = (__u64)kptr(filename, BA_OFF_FILENAME_UPTR);
+	if (o->o.uptr)
+		return;
+	long n = bpf_probe_read_kernel_str(o->name, BA_OBJ_NAME_MAX, kptr(filename, BA_OFF_FILENAME_NAME));
+
+	o->o.flags |= BA_OBJ_KNAME;
+	o->o.name_len = n > 1 ? n - 1 : 0;
+}
+
+/* a child: its directory and its own name (the last component) */
+static __always_inline void op_child(struct ba_objop *o, void *dir, void *dentry)
+{
+	if (dir) {
+		bpf_probe_read_kernel(&o->o.dir_ino, sizeof(o->o.dir_ino), dir + BA_OFF_INODE_I_INO);
+		o->o.dir_dev = ku32(kptr(dir, BA_OFF_INODE_I_SB), BA_OFF_SB_S_DEV);
+	}
+	if (!dentry)
+		return;
+	long n = bpf_probe_read_kernel_str(o->name, BA_OBJ_NAME_MAX, kptr(dentry, BA_OFF_DENTRY_D_NAME_NAME));
+
+	o->o.name_len = n > 1 ? n - 1 : 0;
+}
+
+static __always_inline void op_lookup(__u8 op, void *filename, void *dentry)
+{
+	struct ba_stash *st = obj_stash();
+	struct ba_objop *o;
+
+	if (!st || !(o = op_new(st, op)))
+		return;
+	op_name(o, filename);
+	obj_inode(&o->o, dentry_inode(dentry));
+}
+
+/* a CREATE whose file is read at sys_exit (put_objects) */
+static __always_inline void op_create(void *dir, void *dentry)
+{
+	struct ba_stash *st = obj_stash();
+	struct ba_objop *o;
+
+	if (!st || !(o = op_new(st, BA_OBJ_CREATE)))
+		return;
+	op_child(o, dir, dentry);
+	o->dentry = (__u64)dentry;
+}
+
+#ifdef BA_HOOK_FILENAME_LOOKUP
+KRETFUNC_PROBE(filename_lookup, int dfd, void *name, unsigned int flags, void *path, void *root, int ret)
+{
+	if (ret == 0)
+		op_lookup(BA_OBJ_INODE, name, kptr(path, BA_OFF_PATH_DENTRY));
+	return 0;
+}
+#endif
+
+#ifdef BA_HOOK___FILENAME_PARENTAT
+KRETFUNC_PROBE(__filename_parentat, int dfd, void *name, unsigned int flags, void *parent, void *last,
+	       void *type, void *root, int ret)
+{
+	if (ret == 0)
+		op_lookup(BA_OBJ_PARENT, name, kptr(parent, BA_OFF_PATH_DENTRY));
+	return 0;
+}
+#endif
+
+#ifdef BA_HOOK_DO_FILP_OPEN
+KRETFUNC_PROBE(do_filp_open, int dfd, void *pathname, void *op, void *file)
+{
+	if (!file || (unsigned long)file >= (unsigned long)-BA_MAX_ERRNO)
+		return 0;
+	struct ba_stash *st = obj_stash();
+
+	if (!st)
+		return 0;
+	void *dentry = file_dentry(file);
+	void *dir = kptr(dentry, BA_OFF_DENTRY_D_PARENT);
+	struct ba_objop *o;
+
+	/* open_last_lookups(): with O_CREAT the directory first */
+	if ((ku32(op, BA_OFF_OPEN_FLAGS_OPEN_FLAG) & BA_O_CREAT) && (o = op_new(st, BA_OBJ_PARENT))) {
+		op_name(o, pathname);
+		obj_inode(&o->o, dentry_inode(dir));
+	}
+	if (ku32(file, BA_OFF_FILE_F_MODE) & BA_FMODE_CREATED) {
+		/* fsnotify_create(): the file this open made */
+		if ((o = op_new(st, BA_OBJ_CREATE))) {
+			op_child(o, dentry_inode(dir), dentry);
+			obj_inode(&o->o, dentry_inode(dentry));
+		}
+	} else if ((o = op_new(st, BA_OBJ_INODE))) {
+		/* do_open(): the file found */
+		op_name(o, pathname);
+		obj_inode(&o->o, dentry_inode(dentry));
+	}
+	return 0;
+}
+#endif
+
+#ifdef BA_HOOK_MAY_DELETE
+KFUNC_PROBE(may_delete, void *idmap, void *dir, void *victim, int isdir)
+{
+	void *inode = dentry_inode(victim);
+	struct ba_stash *st;
+	struct ba_objop *o;
+
+	/* a negative victim fails before kernel audit hears of it */
+	if (!inode || !(st = obj_stash()) || !(o = op_new(st, BA_OBJ_DELETE)))
+		return 0;
+	op_child(o, dir, victim);
+	obj_inode(&o->o, inode);
+	return 0;
+}
+#endif
+
+#ifdef BA_HOOK_SECURITY_INODE_CREATE
+KFUNC_PROBE(security_inode_create, void *dir, void *dentry, int mode)
+{
+	op_create(dir, dentry);
+	return 0;
+}
+#endif
+
+#ifdef BA_HOOK_SECURITY_INODE_MKDIR
+KFUNC_PROBE(security_inode_mkdir, void *dir, void *dentry, int mode)
+{
+	op_create(dir, dentry);
+	return 0;
+}
+#endif
+
+#ifdef BA_HOOK_SECURITY_INODE_MKNOD
+KFUNC_PROBE(security_inode_mknod, void *dir, void *dentry, int mode, unsigned int dev)
+{
+	op_create(dir, dentry);
+	return 0;
+}
+#endif
+
+#ifdef BA_HOOK_SECURITY_INODE_SYMLINK
+KFUNC_PROBE(security_inode_symlink, void *dir, void *dentry, void *old_name)
+{
+	op_create(dir, dentry);
+	return 0;
+}
+#endif
+
+#ifdef BA_HOOK_SECURITY_INODE_LINK
+KFUNC_PROBE(security_inode_link, void *old_dentry, void *dir, void *new_dentry)
+{
+	op_create(dir, new_dentry);
+	return 0;
+}
+#endif
+
+#ifdef BA_HOOK_SECURITY_INODE_RENAME
+/* fsnotify_move(): the moved file under its new name (read now: after the move the new dentry is gone) */
+KFUNC_PROBE(security_inode_rename, void *old_dir, void *old_dentry, void *new_dir, void *new_dentry,
+	    unsigned int flags)
+{
+	struct ba_stash *st = obj_stash();
+	struct ba_objop *o;
+
+	if (!st || !(o = op_new(st, BA_OBJ_CREATE)))
+		return 0;
+	op_child(o, new_dir, new_dentry);
+	obj_inode(&o->o, dentry_inode(old_dentry));
+	return 0;
+}
+#endif
+
+#ifdef BA_HOOK_GET_VFS_CAPS_FROM_DISK
+/* the last file capabilities an exec read: its credentials' when of bprm->file (exec.h checks) */
+KRETFUNC_PROBE(get_vfs_caps_from_disk, void *idmap, void *dentry, void *caps, int ret)
+{
+	struct ba_stash *st = obj_stash();
+
+	if (!st)
+		return 0;
+	st->fcap_dentry = (__u64)dentry;
+	st->caps.has_fcap = ret == 0;
+	st->caps.fp = st->caps.fi = 0;
+	st->caps.fmagic = st->caps.frootid = 0;
+	if (ret == 0) {
+		bpf_probe_read_kernel(&st->caps.fmagic, 4, caps + BA_OFF_VFSCAP_MAGIC_ETC);
+		bpf_probe_read_kernel(&st->caps.frootid, 4, caps + BA_OFF_VFSCAP_ROOTID);
+		bpf_probe_read_kernel(&st->caps.fp, 8, caps + BA_OFF_VFSCAP_PERMITTED);
+		bpf_probe_read_kernel(&st->caps.fi, 8, caps + BA_OFF_VFSCAP_INHERITABLE);
+	}
+	return 0;
+}
+#endif
+
+/* sys_exit: the ops, each an item (a CREATE's file read now that the call made it) */
+static __always_inline void put_ops(union ba_evbuf *ev, struct ba_asm *a, struct ba_stash *st)
+{
+	__u32 n = st->n_objs;
+
+	for (__u32 i = 0; i < BA_MAX_OBJS; i++) {
+		if (i >= n)
+			break;
+		struct ba_objop *o = &st->objs[i & (BA_MAX_OBJS - 1)];
+
+		if (o->dentry)
+			obj_inode(&o->o, dentry_inode((void *)o->dentry));
+		__u32 at = payload_at(a);
+		__u32 len = o->o.name_len;
+
+		__builtin_memcpy(&ev->buf[at], &o->o, sizeof(o->o));
+		asm volatile("" : "+r"(len));	/* keep the mask: the verifier needs it */
+		len &= BA_OBJ_NAME_MAX - 1;
+		if (len)
+			bpf_probe_read_kernel(obj_name_at(ev, a), len, o->name);
+		put_item(ev, a, BA_ITEM_OBJ, 0, sizeof(o->o) + len, o->o.op);
+	}
+}
+#endif /* BA_HOOKS */
 
 /* the object of a call, for a path= watch (filter.h path_excludes): what put_objects() names NORMAL or CREATE */
 static __always_inline void call_object(struct eval_ctx *c, struct ba_stash *st, struct ba_syscall *sc,
@@ -255,6 +530,23 @@ static __always_inline void call_object(struct eval_ctx *c, struct ba_stash *st,
 	void *dentry = NULL;
 
 	c->have_obj = 0;
+#ifdef BA_HOOKS
+	/* the last object a lookup reached (a directory only if nothing else) */
+	__u32 n = st->n_objs;
+
+	for (__u32 i = 0; i < BA_MAX_OBJS; i++) {
+		if (i >= n)
+			break;
+		struct ba_objop *op = &st->objs[i & (BA_MAX_OBJS - 1)];
+
+		if ((op->o.flags & BA_OBJ_HAS_INODE) && (op->o.op != BA_OBJ_PARENT || !c->have_obj)) {
+			c->obj_ino = op->o.ino;
+			c->obj_dev = op->o.dev;
+			c->have_obj = 1;
+		}
+	}
+	return;
+#endif
 	if (x) {
 		o = x->file;
 	} else if (sc->obj_from == BA_OBJ_FROM_FD && ret >= 0) {
@@ -280,6 +572,13 @@ static __always_inline void put_objects(union ba_evbuf *ev, struct ba_asm *a, st
 {
 	struct ba_record *rec = &st->rec;
 
+#ifdef BA_HOOKS
+	put_ops(ev, a, st);
+	if (st->objs_cut)
+		rec->flags |= BA_REC_OBJS_CUT;
+	if (!x)
+		return;
+#else
 	if (sc->obj_from == BA_OBJ_FROM_FD && ret >= 0)
 		put_opened(ev, a, rec, sc, task, ret);
 	else if (sc->obj_from == BA_OBJ_FROM_PWD && ret == 0)
@@ -289,6 +588,7 @@ static __always_inline void put_objects(union ba_evbuf *ev, struct ba_asm *a, st
 	if (!x)
 		return;
 	put_exec_objects(ev, a, rec, sc, x);
+#endif
 
 	struct ba_caps *c = (void *)&ev->buf[payload_at(a)];
 	void *cred = btf_ptr(task, BA_OFF_TASK_CRED);

@@ -37,6 +37,7 @@
 /* ba_record.flags */
 #define BA_REC_USERSPACE_CHECK 1
 #define BA_REC_CUT 2		/* some item was cut or could not be read (its own flags say which) */
+#define BA_REC_OBJS_CUT 4	/* the call reached more than BA_MAX_OBJS objects: the rest are not in it */
 #define BA_REC_DECIDED 32	/* stash only: the rule was decided at sys_enter */
 #define BA_REC_PENDING 64	/* stash only: sys_enter stashed, sys_exit not yet run */
 
@@ -116,7 +117,7 @@ _Static_assert(sizeof(struct ba_record) == 192, "ba_record size");
 /* ba_obj.flags */
 #define BA_OBJ_HAS_INODE 1	/* ino..gid are the object's (a CREATE whose file was not made has none) */
 #define BA_OBJ_KNAME 2		/* INODE/PARENT of a name the kernel made itself (getname_kernel: an exec's
-				 * interpreter and loader): the name follows */
+				 * interpreter and loader, a unix socket's path): the name follows */
 
 struct ba_obj {
 	__u64 ino;
@@ -135,6 +136,7 @@ struct ba_obj {
 };
 _Static_assert(sizeof(struct ba_obj) == 56, "ba_obj size");
 #define BA_OBJ_NAME_MAX 256	/* a child's name is at most NAME_MAX (255); a kernel name longer is cut */
+#define BA_MAX_OBJS 8		/* objects one call keeps where the path walk is followed (objects.h, BA_HOOKS) */
 
 /* BA_ITEM_CAPS: what audit_log_bprm_fcaps() writes, and what decides whether it does */
 struct ba_caps {
@@ -150,7 +152,7 @@ struct ba_caps {
 	__u64 fi;
 	__u32 fmagic;		/* cpu_vfs_cap_data.magic_etc: revision and effective bit */
 	__u32 frootid;
-	__u32 has_fcap;		/* 1: the exec read file capabilities (not known to bpfaudit yet: 0) */
+	__u32 has_fcap;		/* 1: the exec read file capabilities (known only where the path walk is followed) */
 	__u32 securebits;	/* the new credentials' */
 	__u32 old_uid;		/* the caller's uid and gid before the exec */
 	__u32 old_gid;

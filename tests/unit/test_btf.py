@@ -114,6 +114,10 @@ def kernel_blob(cred_order=("uid", "gid", "suid", "sgid", "euid", "egid", "fsuid
     sb = w.struct("super_block", 32, [("s_list", u64, 0), ("s_dev", u32, 16 * 8)])
     w.struct("inode", 96, [("i_mode", u16, 0), ("i_uid", kuid, 4 * 8), ("i_gid", kgid, 8 * 8),
                            ("i_sb", w.ptr(sb), 40 * 8), ("i_ino", u64, 64 * 8), ("i_rdev", u32, 76 * 8)])
+    w.struct("filename", 32, [("name", w.ptr(char), 0), ("uptr", w.ptr(char), 8 * 8)])
+    w.struct("open_flags", 20, [("open_flag", u32, 0)])
+    w.struct("cpu_vfs_cap_data", 24, [("magic_etc", u32, 0), ("rootid", kuid, 4 * 8), ("permitted", kcap, 8 * 8),
+                                      ("inheritable", kcap, 16 * 8)])
     fdtable = w.struct("fdtable", 16, [("max_fds", u32, 0), ("fd", w.ptr(w.ptr(file_)), 8 * 8)])
     files = w.struct("files_struct", 40, [("count", u32, 0), ("fdt", w.ptr(fdtable), 32 * 8)])
     fs = w.struct("fs_struct", 48, [("users", u32, 0), ("root", path, 8 * 8), ("pwd", path, 24 * 8)])
@@ -264,7 +268,7 @@ def test_running_kernel_btf_has_every_field():
         offs = kernel_offsets(load_vmlinux_btf())
         assert set(offs) == set(KERNEL_FIELDS)
         # members that open their struct in today's kernels
-        assert all(off > 0 for m, off in offs.items() if m not in ("TASK_TI_STATUS", "VFSMOUNT_MNT_ROOT", "PATH_MNT", "INODE_I_MODE", "FDTABLE_MAX_FDS"))
+        assert all(off > 0 for m, off in offs.items() if m not in ("TASK_TI_STATUS", "VFSMOUNT_MNT_ROOT", "PATH_MNT", "INODE_I_MODE", "FDTABLE_MAX_FDS", "FILENAME_NAME", "OPEN_FLAGS_OPEN_FLAG", "VFSCAP_MAGIC_ETC"))
     elif os.path.exists(B.VMLINUX_BTF):
         with pytest.raises(BpfauditError, match="sudo"):
             load_vmlinux_btf()

@@ -183,6 +183,13 @@ KERNEL_FIELDS: Dict[str, Tuple[str, str]] = {
     # the objects a call's lookups reach (bpf/objects.h): kernel audit's PATH attributes
     "BPRM_FILE": ("linux_binprm", "file"),
     "BPRM_INTERP": ("linux_binprm", "interp"),
+    "FILENAME_NAME": ("filename", "name"),
+    "FILENAME_UPTR": ("filename", "uptr"),
+    "OPEN_FLAGS_OPEN_FLAG": ("open_flags", "open_flag"),
+    "VFSCAP_MAGIC_ETC": ("cpu_vfs_cap_data", "magic_etc"),
+    "VFSCAP_ROOTID": ("cpu_vfs_cap_data", "rootid.val"),
+    "VFSCAP_PERMITTED": ("cpu_vfs_cap_data", "permitted"),
+    "VFSCAP_INHERITABLE": ("cpu_vfs_cap_data", "inheritable"),
     "MM_SAVED_AUXV": ("mm_struct", "saved_auxv"),
     "TASK_FILES": ("task_struct", "files"),
     "FILES_FDT": ("files_struct", "fdt"),
@@ -220,12 +227,13 @@ _SIZES = {"TASK_REAL_PARENT": 8, "TASK_CRED": 8, "TASK_SIGNAL": 8, "SIGNAL_TTY":
           **{m: 8 for m in ("TASK_MM", "TASK_FS", "MM_EXE_FILE", "MM_ARG_START", "MM_ARG_END", "PATH_MNT",
                             "PATH_DENTRY", "DENTRY_D_PARENT", "DENTRY_D_NAME_NAME",
                             "VFSMOUNT_MNT_ROOT", "MOUNT_MNT_PARENT", "MOUNT_MNT_MOUNTPOINT", "BPRM_FILENAME",
-                            "BPRM_FILE", "BPRM_INTERP", "DENTRY_D_INODE", "INODE_I_INO", "INODE_I_SB",
+                            "BPRM_FILE", "BPRM_INTERP", "FILENAME_NAME", "FILENAME_UPTR", "DENTRY_D_INODE", "INODE_I_INO", "INODE_I_SB",
                             "CRED_CAP_INHERITABLE", "CRED_CAP_PERMITTED", "CRED_CAP_EFFECTIVE",
                             "CRED_CAP_AMBIENT", "TASK_FILES", "FILES_FDT", "FDTABLE_FD")},
           "INODE_I_MODE": 2}
-# embedded structs and arrays the programs only add a member's offset to
-_ANY_SIZE = {"MOUNT_MNT", "FILE_F_PATH", "FS_PWD", "FS_ROOT", "MM_SAVED_AUXV"}
+# embedded structs and arrays the programs only add a member's offset to (or copy a size of their own)
+_ANY_SIZE = {"MOUNT_MNT", "FILE_F_PATH", "FS_PWD", "FS_ROOT", "MM_SAVED_AUXV", "VFSCAP_PERMITTED",
+             "VFSCAP_INHERITABLE"}
 # Name buffers the programs copy the first 16 bytes of, as two 8-byte loads: at least that long.
 _MIN_SIZES = {"TASK_COMM": 16, "TTY_NAME": 16}
 
@@ -245,6 +253,27 @@ def kernel_offsets(btf: Btf) -> Dict[str, int]:
             raise BpfauditError(f"{struct_name}.{path} is {size} bytes in this kernel, expected {_SIZES.get(macro, 4)}")
         out[macro] = off
     return out
+
+
+# Kernel functions bpf/objects.h follows (fentry/fexit) where the kernel allows BPF
+# trampolines, to see what kernel audit's audit_inode()/audit_inode_child() see.
+HOOK_FUNCTIONS = (
+    "filename_lookup", "__filename_parentat", "do_filp_open", "may_delete",
+    "security_inode_create", "security_inode_mkdir", "security_inode_mknod", "security_inode_symlink",
+    "security_inode_link", "security_inode_rename", "get_vfs_caps_from_disk",
+)
+
+
+def kernel_hooks(btf: Btf) -> Tuple[str, ...]:
+    """HOOK_FUNCTIONS this kernel's BTF has (fentry/fexit attach to a function by its BTF)."""
+    found = []
+    for name in HOOK_FUNCTIONS:
+        try:
+            btf.find(FUNC, name)
+        except KeyError:
+            continue
+        found.append(name)
+    return tuple(found)
 
 
 def regs_span(offsets: Dict[str, int]) -> Tuple[int, int]:

@@ -11,9 +11,9 @@ import time
 from functools import lru_cache
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Set
+from typing import Dict, List, Optional, Sequence, Set, Tuple
 
-from tracer.capture.btf import dentry_span, kernel_offsets, load_vmlinux_btf, regs_span
+from tracer.capture.btf import HOOK_FUNCTIONS, dentry_span, kernel_hooks, kernel_offsets, load_vmlinux_btf, regs_span
 from tracer.errors import BpfauditError
 from tracer.filters import KernelRule
 from tracer.capture.headers import HeaderTree, header_tree
@@ -42,6 +42,34 @@ def running_kernel_offsets(btf_path: str = "") -> Dict[str, int]:
     return kernel_offsets(load_vmlinux_btf(btf_path))
 
 
+# the smallest program that needs a BPF trampoline: whether this kernel lets BPF follow the path walk
+_HOOK_PROBE = "KRETFUNC_PROBE(filename_lookup, int dfd, void *name, unsigned int flags, void *path, void *root, int ret) { return 0; }"
+
+
+@lru_cache(maxsize=2)
+def running_kernel_hooks(btf_path: str = "") -> Tuple[str, ...]:
+    """HOOK_FUNCTIONS bpf/objects.h may follow on this kernel (BA_HOOKS): none where the kernel
+    refuses BPF trampolines (fentry/fexit), which only loading one tells."""
+    bcc = import_bcc()
+    if os.environ.get("BPFAUDIT_NO_HOOKS") or not bcc.BPF.support_kfunc():
+        return ()
+    hooks = kernel_hooks(load_vmlinux_btf(btf_path))
+    if "filename_lookup" not in hooks:
+        return ()
+    saved = os.dup(2)  # bcc prints the refusal on fd 2
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            probe = bcc.BPF(text=_HOOK_PROBE.encode())
+        probe.cleanup()
+    except Exception:  # bcc raises bare Exception (EPERM where trampolines are refused)
+        return ()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+    return hooks
+
+
 def require_root() -> None:
     if os.geteuid() != 0:
         raise BpfauditError("bpfaudit needs root to load BPF programs: rerun with sudo")
@@ -68,6 +96,8 @@ class Program:
     rules: List[KernelRule]
     startup_notes: List[str] = field(default_factory=list)
     tables: object = None  # tracer.capture.tables.Tables, until enable() writes the candidate index
+    # the kernel functions followed for PATH objects (bpf/objects.h BA_HOOKS); empty: taken at sys_exit
+    hooks: Tuple[str, ...] = ()
 
     def table(self, name: str):
         return self.bpf[name.encode()]
@@ -86,6 +116,10 @@ class Program:
         if self.bpf is not None:
             for tp in list(self.bpf.raw_tracepoint_fds):
                 self.bpf.detach_raw_tracepoint(tp)
+            for fn in list(getattr(self.bpf, "kfunc_entry_fds", {})):
+                self.bpf.detach_kfunc(fn)
+            for fn in list(getattr(self.bpf, "kfunc_exit_fds", {})):
+                self.bpf.detach_kretfunc(fn)
 
     def close(self) -> None:
         if self.bpf is not None:
@@ -117,8 +151,11 @@ def assemble_source(path: Path, seen: Optional[Set[str]] = None) -> str:
     return "\n".join(out)
 
 
-def compile_flags(offsets: Dict[str, int]) -> List[str]:
+def compile_flags(offsets: Dict[str, int], hooks: Sequence[str] = ()) -> List[str]:
+    """`hooks`: the kernel functions bpf/objects.h follows (BA_HOOKS), none: objects at sys_exit."""
     flags = [f"-I{BPF_DIR}", "-Wno-macro-redefined"]
+    if hooks:
+        flags += ["-DBA_HOOKS=1"] + [f"-DBA_HOOK_{name.upper()}=1" for name in hooks]
     flags += [f"-DBA_OFF_{name}={off}" for name, off in sorted(offsets.items())]
     lo, words = regs_span(offsets)
     flags += [f"-DBA_REGS_LO={lo}", f"-DBA_REGS_WORDS={words}"]
@@ -153,12 +190,22 @@ def load_program(rules: Sequence[KernelRule], filters: Filters = Filters(), defi
     offsets = running_kernel_offsets(os.environ.get("BPFAUDIT_BTF", ""))
     headers = header_tree()
     tables = build_tables(rules, filters.syscalls)
-    cflags = compile_flags(offsets) + [f"-D{d}" for d in defines]
+    hooks = running_kernel_hooks(os.environ.get("BPFAUDIT_BTF", ""))
+    notes = []
     try:
-        bpf = bcc.BPF(text=assemble_source(PROGRAM).encode(), cflags=cflags)
+        bpf = bcc.BPF(text=assemble_source(PROGRAM).encode(),
+                      cflags=compile_flags(offsets, hooks) + [f"-D{d}" for d in defines])
     except Exception as err:  # bcc raises bare Exception for compile and attach errors
-        raise BpfauditError(f"loading the BPF programs failed ({err}); with {headers.describe()}", 1) from None
-    prog = Program(bpf, headers, offsets, list(rules), tables=tables)
+        if not hooks:
+            raise BpfauditError(f"loading the BPF programs failed ({err}); with {headers.describe()}", 1) from None
+        # the path walk's programs did not load here: the objects at sys_exit instead
+        notes.append(f"following the path walk failed to load ({err}): PATH objects are taken at sys_exit")
+        hooks = ()
+        try:
+            bpf = bcc.BPF(text=assemble_source(PROGRAM).encode(), cflags=compile_flags(offsets) + [f"-D{d}" for d in defines])
+        except Exception as err2:  # bcc raises bare Exception
+            raise BpfauditError(f"loading the BPF programs failed ({err2}); with {headers.describe()}", 1) from None
+    prog = Program(bpf, headers, offsets, list(rules), tables=tables, startup_notes=notes, hooks=tuple(hooks))
     try:
         load_tail_programs(prog)
         check_layout(prog)

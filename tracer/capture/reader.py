@@ -254,6 +254,7 @@ class RecordDecoder:
         version = L.BA_SCHEMA_VERSION
         unpack = self._header.struct.unpack_from
         userspace_check = L.BA_REC_USERSPACE_CHECK
+        objs_cut = L.BA_REC_OBJS_CUT  # more objects than the record holds
         slash_fix = self._slash_fix
         i386 = AUDIT_ARCH_I386
         next_seq, names, texts, ttys, keys = self._next_seq, self._names, self._texts, self._ttys, self._keys
@@ -319,6 +320,8 @@ class RecordDecoder:
                 paths = list(paths)
                 if argv is not None:
                     argv = list(argv)
+                if flags & objs_cut and "objs" not in cut:
+                    cut += ("objs",)
                 if cut:
                     cut_events += 1
 

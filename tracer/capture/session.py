@@ -167,6 +167,12 @@ class CaptureSession:
     def startup_notes(self) -> List[str]:
         return self.program.startup_notes if self.program else []
 
+    @property
+    def follows_path_walk(self) -> bool:
+        """PATH objects come from the kernel functions of the path walk (bpf/objects.h BA_HOOKS);
+        False: from where each call left them at sys_exit (docs/records.md)."""
+        return bool(self.program and self.program.hooks)
+
     def _decide(self, event: SyscallEvent, start: int) -> Optional[int]:
         """Finishes a decision BPF could not make: the reference evaluator from rule `start` on."""
         from tracer.rules.evaluate import evaluate
