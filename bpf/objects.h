@@ -2,21 +2,26 @@
 /*
  * The objects a call reached, as kernel audit learns them: it fills its PATH
  * items in audit_inode() and audit_inode_child(), called from the path walk.
- * Where the kernel lets BPF follow those functions (fentry/fexit, kprobes)
- * that would be the way; the kernels bpfaudit runs on refuse both (docs/
- * records.md), so the objects are taken at sys_exit from where the call
- * left them, in the order the kernel's own calls came:
+ * Each object becomes one BA_ITEM_OBJ (record.h), in the order of the
+ * kernel's own calls; user space replays them over the call's names into
+ * kernel audit's PATH items (tracer/capture/names.py). Two ways to get them:
  *
- *   open, openat, openat2, creat   the returned descriptor's file: with O_CREAT
- *                                  its directory first (PARENT), then the file
- *                                  (INODE), or the file the call made (CREATE)
- *   chdir, chroot                  the new working or root directory
- *   execve, execveat               the file run (bprm->file, bpf/exec.h), a
- *                                  script's interpreter, and the ELF loader
- *                                  the new image maps (AT_BASE)
+ *   BA_HOOKS (where the kernel allows BPF trampolines; the loader probes it):
+ *   fentry/fexit programs on the functions of the path walk (below) record
+ *   every object of every call, as kernel audit's own calls would.
  *
- * Each becomes one BA_ITEM_OBJ (record.h); user space replays them over the
- * call's names into kernel audit's PATH items (tracer/capture/names.py).
+ *   Otherwise (our 6.18 machines refuse trampolines and have no kprobes),
+ *   at sys_exit from where the call left them, for the calls where that is
+ *   possible:
+ *     open, openat, openat2, creat   the returned descriptor's file: with O_CREAT
+ *                                    its directory first (PARENT), then the file
+ *                                    (INODE), or the file the call made (CREATE)
+ *     chdir, chroot                  the new working or root directory
+ *     execve, execveat               the file run (bprm->file, bpf/exec.h), a
+ *                                    script's interpreter, and the ELF loader
+ *                                    the new image maps (AT_BASE)
+ *
+ * Either way an exec's capability sets make a BA_ITEM_CAPS (BPRM_FCAPS).
  */
 #ifndef BPFAUDIT_OBJECTS_H
 #define BPFAUDIT_OBJECTS_H
