@@ -16,29 +16,15 @@
  * the median over ~10 ms slices of wall ns per round, and rounds/s.
  */
 #define _GNU_SOURCE
-#include <stdio.h>
-#include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 
+#include "loop.h"
+
 #define WARMUP 20
-#define SLICE_NS 10000000LL
-#define MAX_SLICES 8192
 
 extern char **environ;
-
-static double slices[MAX_SLICES];
-static int nslices;
-
-static long long now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 /* CPU of this process and of its waited-for children */
 static long long cpu_ns(void)
@@ -51,13 +37,6 @@ static long long cpu_ns(void)
 	t += (self.ru_utime.tv_sec + self.ru_stime.tv_sec + kids.ru_utime.tv_sec + kids.ru_stime.tv_sec) * 1000000000LL;
 	t += (self.ru_utime.tv_usec + self.ru_stime.tv_usec + kids.ru_utime.tv_usec + kids.ru_stime.tv_usec) * 1000LL;
 	return t;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
 }
 
 /* one fork + exec + wait; 0 when the child exited 0 */
@@ -82,7 +61,7 @@ static int one_round(char *program)
 
 int main(int argc, char **argv)
 {
-	double seconds, slice_median = 0;
+	double seconds;
 	long long start, end, limit, rounds = 0, cpu_start, cpu_end, slice_start, slice_rounds = 0;
 
 	if (argc != 3) {
@@ -110,21 +89,10 @@ int main(int argc, char **argv)
 		}
 		end = now_ns();
 		rounds++;
-		slice_rounds++;
-		if (end - slice_start >= SLICE_NS && nslices < MAX_SLICES) {
-			slices[nslices++] = (double)(end - slice_start) / slice_rounds;
-			slice_start = end;
-			slice_rounds = 0;
-		}
+		slice_add(end, 1, &slice_start, &slice_rounds);
 	} while (end - start < limit);
 	cpu_end = cpu_ns();
-	if (nslices) {
-		qsort(slices, nslices, sizeof(slices[0]), cmp_double);
-		slice_median = slices[nslices / 2];
-	}
-	printf("{\"calls\": %lld, \"warmup\": %d, \"ns\": %lld, \"ns_per_call\": %.3f, "
-	       "\"cpu_ns_per_call\": %.3f, \"slice_median_ns_per_call\": %.3f, \"calls_per_s\": %.1f}\n",
-	       rounds, WARMUP, end - start, (double)(end - start) / rounds, (double)(cpu_end - cpu_start) / rounds,
-	       slice_median, rounds * 1e9 / (end - start));
+	print_fields(rounds, WARMUP, end - start, cpu_end - cpu_start);
+	printf("}\n");
 	return 0;
 }

@@ -20,46 +20,20 @@
  * configuration alike. Without -l nothing is timed per call.
  */
 #define _GNU_SOURCE
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/syscall.h>
+
+#include "loop.h"
 
 /* calls between two clock reads: amortises clock_gettime to ~0.1 ns/call */
 #define BATCH 256
 #define WARMUP 2000
-#define SLICE_NS 10000000LL
-#define MAX_SLICES 8192
 /* latency histogram: 2^SUB_BITS buckets per power of two, values up to 2^MAX_EXP ns */
 #define SUB_BITS 5
 #define SUB (1 << SUB_BITS)
 #define MAX_EXP 40
 #define NBUCKETS ((MAX_EXP - SUB_BITS + 1) * SUB)
-
-static inline long long clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static inline long long now_ns(void)
-{
-	return clock_ns(CLOCK_MONOTONIC);
-}
-
-static double slices[MAX_SLICES];
-static int nslices;
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
 
 /* syscall(), not getppid(): no libc may ever cache the answer */
 static inline void one_call(void)
@@ -128,7 +102,7 @@ static void print_hist(void)
 
 int main(int argc, char **argv)
 {
-	double seconds, rate = 0, slice_median = 0, wall_per_call, cpu_per_call;
+	double seconds, rate = 0;
 	long long start, end, limit, calls = 0, cpu_start, cpu_end, slice_start, slice_calls = 0;
 	int latency = 0;
 
@@ -164,12 +138,7 @@ int main(int argc, char **argv)
 				end = now_ns();
 			}
 			calls += BATCH;
-			slice_calls += BATCH;
-			if (end - slice_start >= SLICE_NS && nslices < MAX_SLICES) {
-				slices[nslices++] = (double)(end - slice_start) / slice_calls;
-				slice_start = end;
-				slice_calls = 0;
-			}
+			slice_add(end, BATCH, &slice_start, &slice_calls);
 		} while (end - start < limit);
 	} else {
 		for (;;) {
@@ -192,17 +161,8 @@ int main(int argc, char **argv)
 		end = now_ns();
 	}
 	cpu_end = clock_ns(CLOCK_THREAD_CPUTIME_ID);
-	/* a paced run descheduled for all of a short SECONDS makes no call: print 0, not inf (not JSON) */
-	wall_per_call = calls ? (double)(end - start) / calls : 0;
-	cpu_per_call = calls ? (double)(cpu_end - cpu_start) / calls : 0;
-	if (nslices) {
-		qsort(slices, nslices, sizeof(slices[0]), cmp_double);
-		slice_median = slices[nslices / 2];
-	}
-	printf("{\"calls\": %lld, \"warmup\": %d, \"ns\": %lld, \"ns_per_call\": %.3f, "
-	       "\"cpu_ns_per_call\": %.3f, \"slice_median_ns_per_call\": %.3f, \"calls_per_s\": %.1f",
-	       calls, rate == 0 ? WARMUP : 0, end - start, wall_per_call, cpu_per_call, slice_median,
-	       calls * 1e9 / (end - start));
+	/* a paced run descheduled for all of a short SECONDS makes no call: print_fields prints 0 per call */
+	print_fields(calls, rate == 0 ? WARMUP : 0, end - start, cpu_end - cpu_start);
 	if (latency)
 		print_hist();
 	printf("}\n");

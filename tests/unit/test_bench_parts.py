@@ -91,9 +91,9 @@ def test_stock_rules_are_only_a_lines(tmp_path):
 
 def test_cli_refuses_bad_scenarios_with_exit_2(monkeypatch):
     monkeypatch.setattr(cli.os, "geteuid", lambda: 0)
-    result = CliRunner().invoke(cli.app, ["--scenarios", "S7"])
+    result = CliRunner().invoke(cli.app, ["--scenarios", "S9"])
     assert result.exit_code == 2
-    assert "unknown scenario S7" in result.output
+    assert "unknown scenario S9" in result.output
 
 
 def test_cli_needs_root(monkeypatch):

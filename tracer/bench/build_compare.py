@@ -1,5 +1,5 @@
 """The --baseline-rev comparison (pure, from the report's rows): each build's added cost in S1,
-S2 and S6, against the empty-program floor and kernel audit, and the new build's over the old's."""
+S2, S6 and S7, against the empty-program floor and kernel audit, and the new build's over the old's."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Dict, List
 from tracer.bench.builds import build_row
 from tracer.bench.s2 import BUILD_ROWS as S2_BUILD_ROWS, DEFAULT_NAME, FLOOR_NAME, TUNED_NAME
 from tracer.bench.s6 import BUILD_ROWS as S6_BUILD_ROWS
+from tracer.bench.s7 import BUILD_ROWS as S7_BUILD_ROWS
 from tracer.bench.stats import at_most, ratio
 
 NEW_OVER_OLD_LIMIT = 1.5  # issue 12: a recorded getppid, now with PROCTITLE and exe, at most 1.5x what it cost
@@ -18,6 +19,7 @@ COMPARED = {
     "S1-listed": ("getppid listed", "CPU ns per getppid", ("kernel audit, getppid listed",)),
     "S2": (S2_BUILD_ROWS, "wall ns per recorded getppid", (TUNED_NAME, DEFAULT_NAME)),
     "S6": (S6_BUILD_ROWS, "wall ns per exec", (TUNED_NAME, DEFAULT_NAME)),
+    "S7": (S7_BUILD_ROWS, "wall ns per recorded openat", (TUNED_NAME, DEFAULT_NAME)),
 }
 
 
@@ -44,7 +46,7 @@ def compare_builds(scenarios: Dict[str, Dict], new: str, old: str) -> List[Dict[
         bpf = [(r.get("bpf_stats") or {}).get("bpf_ns_per_workload_call") for r in (a, b)]
         if None not in bpf:  # the bpf_stats run: BPF's time per workload call, without the rounds' noise
             entry["bpf_ns_per_call"] = {"new": bpf[0], "old": bpf[1], "new_over_old": ratio(bpf[0], bpf[1])}
-        if a.get("cpu") and b.get("cpu"):  # S6: the same runs by CPU per exec (reported beside wall)
+        if a.get("cpu") and b.get("cpu"):  # S6/S7: the same runs by CPU per call (reported beside wall)
             entry["cpu"] = {"new_added": a["cpu"]["added_ns"], "old_added": b["cpu"]["added_ns"],
                             "new_over_old": ratio(a["cpu"]["added_ns"], b["cpu"]["added_ns"])}
         for k in kaudits:

@@ -9,16 +9,19 @@ context and its syscalls the slow entry path, even with audit disabled.)
 
 from __future__ import annotations
 
+import contextlib
 import glob
-from typing import List, Tuple
+from typing import Iterator, List, Tuple
 
 from tracer.kaudit import netlink
-from tracer.kaudit.state import auditctl, load_rules
+from tracer.kaudit.state import auditctl, kernel_audit_session, load_rules
 
 NEVER_TASK = ("-a", "never,task")
 BENCH_RULE = "-a always,exit -F arch=b64 -S getppid -F auid>=1000 -F auid!=unset -k bench"
 # S6: every exec of a login session (the key only to count auditd's records)
 EXEC_RULE = "-a always,exit -F arch=b64 -S execve,execveat -F auid>=1000 -F auid!=unset -k bench"
+# S7: every openat of a login session (close is not listed: one record per open)
+OPEN_RULE = "-a always,exit -F arch=b64 -S openat -F auid>=1000 -F auid!=unset -k bench"
 STOCK_GLOB = "/usr/share/doc/auditd/examples/rules/30-ospp-v42*.rules"
 
 
@@ -51,6 +54,18 @@ def prepare_stock_rules() -> Tuple[List[str], List[str], List[str]]:
     loaded, refused = load_exit_rules(lines)
     fast_path(True)
     return loaded, refused, files
+
+
+@contextlib.contextmanager
+def one_rule_session(line: str) -> Iterator[object]:
+    """A kernel_audit_session with only `line` loaded, audit off and new processes on the fast
+    path (S2, S6, S7); yields the state found, restored afterwards."""
+    with kernel_audit_session() as before:
+        auditctl("-D")
+        set_enabled(0)
+        add_rule(line)
+        fast_path(True)
+        yield before
 
 
 def fast_path(on: bool) -> None:

@@ -64,16 +64,11 @@ def run_s2(binary: str, reps: int, seconds: float, log: Callable[[str], None],
            quiet: Optional[QuietWaiter] = None, transport: str = DEFAULT_TRANSPORT,
            builds: Sequence[Build] = ()) -> Dict[str, object]:
     from tracer.kaudit.auditd import AuditdRun
-    from tracer.kaudit.state import auditctl, kernel_audit_session
     from tracer.rules import parse_text
 
     job = GetppidJob(binary, seconds, auid=1000)
     beside = beside_name(transport)
-    with kernel_audit_session() as before:
-        auditctl("-D")
-        kstate.set_enabled(0)
-        kstate.add_rule(kstate.BENCH_RULE)
-        kstate.fast_path(True)
+    with kstate.one_rule_session(kstate.BENCH_RULE) as before:
         configs = [
             Bare(),
             KernelAudit(DEFAULT_NAME, auditd=functools.partial(AuditdRun, tuned=False)),

@@ -18,10 +18,12 @@ from tracer.bench.s3 import run_s3, s3_targets
 from tracer.bench.s4 import run_s4, s4_targets
 from tracer.bench.s5 import run_s5, s5_targets
 from tracer.bench.s6 import run_s6, s6_targets
+from tracer.bench.s7 import run_s7, s7_targets
 from tracer.capture.session import DEFAULT_TRANSPORT
 from tracer.errors import BpfauditError
 
-SCENARIOS = ("S1", "S2", "S3", "S4", "S5", "S6")
+SCENARIOS = ("S1", "S2", "S3", "S4", "S5", "S6", "S7")
+WITH_BUILDS = ("S1", "S2", "S6", "S7")  # the scenarios --baseline-rev measures its build in
 BUILD = Path(__file__).resolve().parents[2] / "build"
 SKIPPED: Dict[str, str] = {}
 
@@ -37,19 +39,24 @@ class Settings:
     quiet_timeout: float = 20.0  # wait this long before a run for other syscall tracers to leave
     s5_seconds: float = 30.0  # per S5 configuration
     s5_rate: Optional[float] = None  # None: 3x the S3 ceiling (this run's, or a short search's)
-    transport: str = DEFAULT_TRANSPORT  # CaptureOptions.transport of the bpfaudit configurations S2/S3/S5/S6 judge
+    transport: str = DEFAULT_TRANSPORT  # CaptureOptions.transport of the bpfaudit configurations S2/S3/S5/S6/S7 judge
     exec_workload: str = str(BUILD / "exec_loop")  # S6's fork+exec loop
     exec_target: str = str(BUILD / "exec_true")  # what it executes
     # S6: an exec's cost moves by 5-10 % from one run to the next here, however long the run (a
     # run's placement, not averaging, sets it), so more and shorter rounds pair better
     exec_seconds: float = 1.0  # per S6 run: ~1,700 execs here
     exec_reps: int = 15
-    baseline_rev: Optional[str] = None  # also measure this revision's build in S1, S2, S6 (and the worktree's alike)
+    open_workload: str = str(BUILD / "open_loop")  # S7's openat + close loop
+    open_target: str = "/etc/hostname"  # the small file it opens
+    # S7: as S6's (a recorded openat's cost is kernel audit's backlog and auditd's pace as much as the call's)
+    open_seconds: float = 1.0  # per S7 run: ~390,000 openats bare here
+    open_reps: int = 15
+    baseline_rev: Optional[str] = None  # also measure this revision's build in WITH_BUILDS (and the worktree's alike)
 
     @classmethod
     def quick(cls, workload: str, scenarios: List[str]) -> "Settings":
         return cls(workload, scenarios, reps=3, seconds=0.5, s3_seconds=1.0, s4_reps=2, s5_seconds=5.0,
-                   exec_seconds=0.5, exec_reps=5)
+                   exec_seconds=0.5, exec_reps=5, open_seconds=0.5, open_reps=5)
 
 
 def parse_scenarios(text: str) -> List[str]:
@@ -78,7 +85,7 @@ def _run_bench(settings: Settings, log: Callable[[str], None], tmp: str) -> Dict
         builds = [worktree, baseline]
         report["builds"] = {"baseline_rev": settings.baseline_rev, "builds": [b.to_json() for b in builds]}
         log(f"--baseline-rev {settings.baseline_rev}: {baseline.commit[:12]} beside the working tree in "
-            + ", ".join(n for n in settings.scenarios if n in ("S1", "S2", "S6")))
+            + ", ".join(n for n in settings.scenarios if n in WITH_BUILDS))
     started = time.monotonic()
     quiet = QuietWaiter(settings.quiet_timeout, log)
     if "S1" in settings.scenarios:
@@ -97,8 +104,11 @@ def _run_bench(settings: Settings, log: Callable[[str], None], tmp: str) -> Dict
     if "S6" in settings.scenarios:
         scenarios.update(run_s6(settings.exec_workload, settings.exec_target, settings.exec_reps, settings.exec_seconds,
                                 log, quiet, settings.transport, builds))
+    if "S7" in settings.scenarios:
+        scenarios.update(run_s7(settings.open_workload, settings.open_target, settings.open_reps, settings.open_seconds,
+                                log, quiet, settings.transport, builds))
     targets = (s1_targets(scenarios) + s2_targets(scenarios) + s3_targets(scenarios) + s4_targets(scenarios)
-               + s5_targets(scenarios) + s6_targets(scenarios))
+               + s5_targets(scenarios) + s6_targets(scenarios) + s7_targets(scenarios))
     if builds:
         comparison = compare_builds(scenarios, builds[0].label, builds[1].label)
         report["builds"]["comparison"] = comparison  # type: ignore[index]

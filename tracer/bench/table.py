@@ -125,7 +125,7 @@ def builds_table(builds: Dict) -> Table:
         t.add_column(col, justify="left" if col in ("scenario", "unit") or "kernel" in col else "right")
     for c in comparison:
         def vs(key: str) -> str:
-            # S2/S6: "tuned 0.04x, default 0.03x"; S1 has one kernel audit row
+            # S2/S6/S7: "tuned 0.04x, default 0.03x"; S1 has one kernel audit row
             named = len(c["kaudit"]) > 1
             return ", ".join((k["name"].replace("kernel audit + auditd ", "") + " " if named else "") + fmt_x(k[key])
                              for k in c["kaudit"])

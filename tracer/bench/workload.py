@@ -1,4 +1,4 @@
-"""The workloads (getppid_loop, exec_loop): started in a login session (auid) or not, parsed from their JSON line."""
+"""The workloads (getppid_loop, exec_loop, open_loop): started in a login session (auid) or not, parsed from their JSON line."""
 
 from __future__ import annotations
 
@@ -109,26 +109,54 @@ class GetppidJob:
         return self.finish(self.start())
 
 
-def exec_command(binary: str, seconds: float, target: str) -> List[str]:
+def target_command(binary: str, seconds: float, target: str) -> List[str]:
+    """`LOOP SECONDS TARGET`: exec_loop's and open_loop's command line."""
     return [binary, f"{seconds:g}", target]
 
 
+exec_command = target_command  # S6's name for it
+
+
 @dataclass(frozen=True)
-class ExecJob:
-    """One run of exec_loop (S6): fork + execve(`target`) + wait for `seconds`; a "call" is one exec."""
+class TargetJob:
+    """One run of a loop that works on `target` for `seconds` (exec_loop, open_loop); a subclass
+    says what the target must be."""
 
     binary: str
     seconds: float
     target: str
     auid: Optional[int] = None
 
+    def missing(self) -> Optional[str]:
+        """Why the target will not do (a usage error), or None."""
+        return None
+
     def start(self) -> subprocess.Popen:
-        if not os.access(self.target, os.X_OK):
-            raise BpfauditError(f"exec target {self.target} is missing: run scripts/bench, which builds it", 2)
-        return start_argv(exec_command(self.binary, self.seconds, self.target), self.auid)
+        why = self.missing()
+        if why:
+            raise BpfauditError(why, 2)
+        return start_argv(target_command(self.binary, self.seconds, self.target), self.auid)
 
     def finish(self, proc: subprocess.Popen) -> WorkloadResult:
         return finish(proc, timeout=self.seconds * 20 + 60)
 
     def run(self) -> WorkloadResult:
         return self.finish(self.start())
+
+
+class ExecJob(TargetJob):
+    """exec_loop (S6): fork + execve(`target`) + wait; a "call" is one exec."""
+
+    def missing(self) -> Optional[str]:
+        if os.access(self.target, os.X_OK):
+            return None
+        return f"exec target {self.target} is missing: run scripts/bench, which builds it"
+
+
+class OpenJob(TargetJob):
+    """open_loop (S7): openat(AT_FDCWD, `target`, O_RDONLY) + close; a "call" is one openat."""
+
+    def missing(self) -> Optional[str]:
+        if os.path.isfile(self.target):
+            return None
+        return f"open target {self.target} is missing or not a file: name one with --open-target"
