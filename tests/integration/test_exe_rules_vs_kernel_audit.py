@@ -11,6 +11,7 @@ import os
 import subprocess
 from collections import Counter
 
+from tests.integration.both_tracers import trace_session
 from tracer.kaudit.records import parse_audit_records
 
 AUID = 1000
@@ -24,12 +25,6 @@ def _rules(watched: str) -> str:
 
 
 def test_exe_rule_selects_what_kernel_audit_selects(tmp_path):
-    from tracer.capture.session import CaptureOptions, open_capture
-    from tracer.compare.session import run_login_session
-    from tracer.kaudit.auditd import AuditdRun
-    from tracer.kaudit.state import load_rules as load_kernel_rules
-    from tracer.rules import parse_text
-
     watched = tmp_path / "watched"
     watched.mkdir()
     (watched / "f").write_text("x\n")
@@ -42,23 +37,13 @@ def test_exe_rule_selects_what_kernel_audit_selects(tmp_path):
         f"for i in $(seq 10); do sh -c 'exec {CAT} {watched}/f'; done",
         f"for i in $(seq 5); do head -c1 {watched}/f; python3 -c 'open(\"{watched}/f\")'; done",
     ])
-    rules = _rules(str(watched))
-    captured: list = []
-    with open_capture(CaptureOptions(rules=parse_text(rules, "exe.rules"))) as cap:
-        with AuditdRun() as audit:
-            load_kernel_rules(rules.splitlines())
-            run = run_login_session(["sh", "-c", script], AUID, lambda: captured.extend(cap.poll(20)))
-        cap.detach()
-        captured.extend(cap.poll(0))
-        losses = cap.losses()
-    assert run.returncode == 0
-    assert losses["emitted"] == losses["delivered"], losses
+    run = trace_session(_rules(str(watched)), ["sh", "-c", script], AUID)
 
     def key(pid, exe, name, k):
         return (pid, exe, name, k)
 
     kernel = Counter()
-    for e in parse_audit_records(audit.log_text()):
+    for e in parse_audit_records(run.kernel_log):
         if e.record("SYSCALL") is None:  # auditd's own records, rule changes
             continue
         sc = e.record("SYSCALL").fields
@@ -67,7 +52,7 @@ def test_exe_rule_selects_what_kernel_audit_selects(tmp_path):
         name = e.all("PATH")[0].fields.get("name", "").strip('"') if e.all("PATH") else None
         kernel[key(int(sc["pid"]), sc["exe"].strip('"'), name, e.keys[0])] += 1
     ours = Counter(key(ev.pid, ev.exe, ev.paths[0] if ev.paths else None, ev.key)
-                   for ev in captured if ev.ses == run.ses)
+                   for ev in run.events if ev.ses == run.ses)
     by_exe = sum(n for k, n in kernel.items() if k[3] == "by-exe")
     assert by_exe >= 30, kernel  # every cat's opens of its file (and of its libraries)
     assert any(k[1] != CAT for k in kernel), "no non-cat program recorded: the test checks nothing"
