@@ -8,6 +8,7 @@ import ctypes
 import os
 import re
 import time
+import warnings
 from functools import lru_cache
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,7 +52,10 @@ def running_kernel_hooks(btf_path: str = "") -> Tuple[str, ...]:
     """HOOK_FUNCTIONS bpf/objects.h may follow on this kernel (BA_HOOKS): none where the kernel
     refuses BPF trampolines (fentry/fexit), which only loading one tells."""
     bcc = import_bcc()
-    if os.environ.get("BPFAUDIT_NO_HOOKS") or not bcc.BPF.support_kfunc():
+    with warnings.catch_warnings():  # bcc 0.26 passes itself a str where it wants bytes here
+        warnings.simplefilter("ignore", DeprecationWarning)
+        supported = bcc.BPF.support_kfunc()
+    if os.environ.get("BPFAUDIT_NO_HOOKS") or not supported:
         return ()
     hooks = kernel_hooks(load_vmlinux_btf(btf_path))
     if "filename_lookup" not in hooks:
