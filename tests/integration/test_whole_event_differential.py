@@ -50,6 +50,7 @@ class WholeEventRun:
     kernel_lost: int
     bpf_losses: dict
     follows_path_walk: bool = False  # the capture followed the path walk (bpf/objects.h BA_HOOKS)
+    objects_note: str = ""  # why not, as the capture said
 
     def agreement(self) -> Agreement:
         return compare(self.kernel_events, self.bpf_events)
@@ -66,7 +67,7 @@ class WholeEventRun:
             f"left out: {len(self.left_out)} kernel event(s) of the session that no rule recorded"
             + (f" ({', '.join(types)}: the login itself)" if types else ""),
             "PATH objects: " + ("from the path walk's kernel functions (fentry/fexit)" if self.follows_path_walk
-                                else "at sys_exit (this kernel refuses BPF trampolines)"),
+                                else self.objects_note or "at sys_exit"),
         ]
 
 
@@ -104,6 +105,7 @@ def run_whole_event(tmp: Path, say: Callable[[str], None] = lambda _: None) -> W
         captured.extend(cap.poll(0))
         bpf_losses = cap.losses()
         hooks = cap.follows_path_walk
+        objects_note = next((n for n in cap.startup_notes if "PATH objects" in n), "")
     kernel_log = audit.log_text()
     bpf_log = "".join(format_event(ev) for ev in captured if ev.ses == run.ses)
     (tmp / "kernel-audit.log").write_text(kernel_log, errors="surrogateescape")
@@ -121,6 +123,7 @@ def run_whole_event(tmp: Path, say: Callable[[str], None] = lambda _: None) -> W
         kernel_lost=kernel_lost,
         bpf_losses=bpf_losses,
         follows_path_walk=hooks,
+        objects_note=objects_note,
     )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import ctypes
 import os
 import re
+import tempfile
 import time
 import warnings
 from functools import lru_cache
@@ -48,30 +49,39 @@ _HOOK_PROBE = "KRETFUNC_PROBE(filename_lookup, int dfd, void *name, unsigned int
 
 
 @lru_cache(maxsize=2)
-def running_kernel_hooks(btf_path: str = "") -> Tuple[str, ...]:
-    """HOOK_FUNCTIONS bpf/objects.h may follow on this kernel (BA_HOOKS): none where the kernel
-    refuses BPF trampolines (fentry/fexit), which only loading one tells."""
+def probe_hooks(btf_path: str = "") -> Tuple[Tuple[str, ...], str]:
+    """(HOOK_FUNCTIONS bpf/objects.h may follow on this kernel, why none when none). Only
+    loading an fexit program tells whether the kernel allows BPF trampolines."""
     bcc = import_bcc()
+    if os.environ.get("BPFAUDIT_NO_HOOKS"):
+        return (), "BPFAUDIT_NO_HOOKS is set"
     with warnings.catch_warnings():  # bcc 0.26 passes itself a str where it wants bytes here
         warnings.simplefilter("ignore", DeprecationWarning)
-        supported = bcc.BPF.support_kfunc()
-    if os.environ.get("BPFAUDIT_NO_HOOKS") or not supported:
-        return ()
+        if not bcc.BPF.support_kfunc():
+            return (), "bcc finds no BPF trampoline support (fentry/fexit) in this kernel"
     hooks = kernel_hooks(load_vmlinux_btf(btf_path))
     if "filename_lookup" not in hooks:
-        return ()
+        return (), "this kernel's BTF has no filename_lookup()"
     saved = os.dup(2)  # bcc prints the refusal on fd 2
     try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-            probe = bcc.BPF(text=_HOOK_PROBE.encode())
-        probe.cleanup()
-    except Exception:  # bcc raises bare Exception (EPERM where trampolines are refused)
-        return ()
+        with tempfile.TemporaryFile() as log:
+            os.dup2(log.fileno(), 2)
+            try:
+                bcc.BPF(text=_HOOK_PROBE.encode()).cleanup()
+            except Exception as err:  # bcc raises bare Exception (EPERM where trampolines are refused)
+                os.dup2(saved, 2)
+                log.seek(0)
+                said = " ".join(log.read().decode(errors="replace").split())
+                return (), f"an fexit program on filename_lookup() does not load ({said or err})"
     finally:
         os.dup2(saved, 2)
         os.close(saved)
-    return hooks
+    return hooks, ""
+
+
+def running_kernel_hooks(btf_path: str = "") -> Tuple[str, ...]:
+    """HOOK_FUNCTIONS bpf/objects.h follows on this kernel (BA_HOOKS); none: objects at sys_exit."""
+    return probe_hooks(btf_path)[0]
 
 
 def require_root() -> None:
@@ -194,8 +204,8 @@ def load_program(rules: Sequence[KernelRule], filters: Filters = Filters(), defi
     offsets = running_kernel_offsets(os.environ.get("BPFAUDIT_BTF", ""))
     headers = header_tree()
     tables = build_tables(rules, filters.syscalls)
-    hooks = running_kernel_hooks(os.environ.get("BPFAUDIT_BTF", ""))
-    notes = []
+    hooks, why_not = probe_hooks(os.environ.get("BPFAUDIT_BTF", ""))
+    notes = [] if hooks else [f"PATH objects are taken at sys_exit: {why_not} (docs/records.md)"]
     try:
         bpf = bcc.BPF(text=assemble_source(PROGRAM).encode(),
                       cflags=compile_flags(offsets, hooks) + [f"-D{d}" for d in defines])
