@@ -297,6 +297,7 @@ static __always_inline struct ba_objop *op_new(struct ba_stash *st, __u8 op)
 		return NULL;
 	}
 	st->n_objs = i + 1;
+	asm volatile("" : "+r"(i));	/* keep the mask: the verifier needs it */
 	struct ba_objop *o = &st->objs[i & (BA_MAX_OBJS - 1)];
 
 	__builtin_memset(&o->o, 0, sizeof(o->o));
@@ -510,7 +511,10 @@ static __always_inline void put_ops(union ba_evbuf *ev, struct ba_asm *a, struct
 	for (__u32 i = 0; i < BA_MAX_OBJS; i++) {
 		if (i >= n)
 			break;
-		struct ba_objop *o = &st->objs[i & (BA_MAX_OBJS - 1)];
+		__u32 k = i;
+
+		asm volatile("" : "+r"(k));	/* keep the mask: the verifier needs it */
+		struct ba_objop *o = &st->objs[k & (BA_MAX_OBJS - 1)];
 
 		if (o->dentry)
 			obj_inode(&o->o, dentry_inode((void *)o->dentry));
@@ -542,7 +546,10 @@ static __always_inline void call_object(struct eval_ctx *c, struct ba_stash *st,
 	for (__u32 i = 0; i < BA_MAX_OBJS; i++) {
 		if (i >= n)
 			break;
-		struct ba_objop *op = &st->objs[i & (BA_MAX_OBJS - 1)];
+		__u32 k = i;
+
+		asm volatile("" : "+r"(k));	/* keep the mask: the verifier needs it */
+		struct ba_objop *op = &st->objs[k & (BA_MAX_OBJS - 1)];
 
 		if ((op->o.flags & BA_OBJ_HAS_INODE) && (op->o.op != BA_OBJ_PARENT || !c->have_obj)) {
 			c->obj_ino = op->o.ino;

@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import List
 
-from tracer.capture.loader import PROGRAM, assemble_source, compile_flags, import_bcc, require_root, running_kernel_hooks, running_kernel_offsets
+from tracer.capture.loader import PROGRAM, assemble_source, bpf_class, compile_flags, import_bcc, require_root, running_kernel_hooks, running_kernel_offsets
 
 # bcc attaches RAW_TRACEPOINT_PROBE functions as it loads them: renamed, they only load
 _PROBE = re.compile(r"RAW_TRACEPOINT_PROBE\((\w+)\)")
@@ -56,7 +56,7 @@ def measure(path: Path, defines=()) -> int:
     bcc = import_bcc()
     text = assemble_source(path)
     try:
-        bpf = bcc.BPF(text=loadable_text(text).encode(),
+        bpf = bpf_class(bcc)(text=loadable_text(text).encode(),
                       cflags=compile_flags(running_kernel_offsets(), running_kernel_hooks()) + list(defines), debug=bcc.DEBUG_BPF)
     except Exception as err:  # bcc raises bare Exception; the compiler's messages are on stderr
         print(f"{path}: does not compile ({err})")

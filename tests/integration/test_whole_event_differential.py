@@ -249,35 +249,43 @@ REACHED = {("c000003e", "2"), ("c000003e", "257"), ("c000003e", "85"), ("c000003
 INODE_FIELDS = {"inode", "dev", "mode", "ouid", "ogid", "rdev"}
 
 
+def _same_object(a, b) -> bool:
+    return all(a.fields.get(f) == b.fields.get(f) for f in ("name", "inode", "dev", "nametype"))
+
+
 def test_f_path_items_of_reached_objects_equal(result, agreement):
-    """(f) issue #13 for the calls whose object is reached at sys_exit: items=, and every PATH item
-    field for field (PARENT and CREATE of an O_CREAT open included). Known and flagged: an exec's ELF
-    loader item has no name or attributes yet, and a script's own item no attributes (its inode is
-    gone by sys_exit): docs/records.md."""
+    """(f) issue #13 for the calls whose object bpfaudit reaches (open, openat, creat, chdir, a
+    successful exec; with the path walk followed, an exec's loader too): items=, and every PATH
+    item field for field (PARENT and CREATE of an O_CREAT open included). Known: at sys_exit an
+    exec's ELF loader item has no name or attributes (flagged), and a script's own item no
+    attributes (its inode is gone by then); and Debian's 6.1 kernel names an exec's file twice
+    (item 1 repeats item 0), which the sys_exit objects do not: docs/records.md."""
     problems, compared = [], 0
-    hooks = result.follows_path_walk  # then every call's objects are reached, the loader's too
+    hooks = result.follows_path_walk
     for kernel, ours in agreement.pairing.pairs:
         sc = kernel.record("SYSCALL").fields
         exec_ok = sc["syscall"] == "59" and sc["success"] == "yes"
-        if (sc["arch"], sc["syscall"]) not in REACHED and not exec_ok and not hooks:
+        if (sc["arch"], sc["syscall"]) not in REACHED and not exec_ok:
             continue
         where = f"syscall={sc['syscall']} exit={sc['exit']} pid={sc['pid']}"
-        if ours.record("SYSCALL").fields.get("items") != sc["items"]:
-            problems.append(f"{where}: items={sc['items']}, bpfaudit {ours.record('SYSCALL').fields.get('items')}")
-            continue
         kp, bp = kernel.all("PATH"), ours.all("PATH")
+        if exec_ok and not hooks and len(kp) > 1 and _same_object(kp[0], kp[1]):
+            kp = kp[:1] + kp[2:]
+        if len(bp) != len(kp) or (len(kp) == len(kernel.all("PATH"))
+                                  and ours.record("SYSCALL").fields.get("items") != sc["items"]):
+            problems.append(f"{where}: items={sc['items']} ({len(kp)} compared), bpfaudit "
+                            f"{ours.record('SYSCALL').fields.get('items')}")
+            continue
         for i, (k, b) in enumerate(zip(kp, bp)):
             skip = set()
-            if hooks:
-                pass
-            elif exec_ok and i == len(kp) - 1 and i > 0:
+            if exec_ok and not hooks and i == len(kp) - 1 and i > 0:
                 skip = INODE_FIELDS | {"name"}  # the ELF loader
                 if b.fields.get("name") not in (None, "(null)"):
                     problems.append(f"{where} item {i}: the loader's name is {b.fields.get('name')!r}, not flagged")
-            elif exec_ok and i == 0 and len(kp) == 3:
+            elif exec_ok and not hooks and i == 0 and len(kp) == 3:
                 skip = INODE_FIELDS  # the script itself
             for f, v in k.fields.items():
-                if f in skip:
+                if f in skip or f == "item":
                     continue
                 compared += 1
                 if b.fields.get(f) != v:

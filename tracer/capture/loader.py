@@ -84,6 +84,48 @@ def running_kernel_hooks(btf_path: str = "") -> Tuple[str, ...]:
     return probe_hooks(btf_path)[0]
 
 
+# without these the path walk's objects are worse than the sys_exit ones: then none is followed
+ESSENTIAL_HOOKS = ("filename_lookup", "do_filp_open")
+
+
+@lru_cache(maxsize=1)
+def bpf_class(bcc):
+    """bcc.BPF attaching the raw tracepoints as it constructs, but not the fentry/fexit programs
+    (bcc would attach them all or fail): attach_hooks() attaches those one by one."""
+
+    class BPF(bcc.BPF):
+        def _trace_autoload(self):
+            lib = bcc.lib
+            for i in range(lib.bpf_num_functions(self.module)):
+                name = lib.bpf_function_name(self.module, i)
+                if name.startswith(b"raw_tracepoint__"):
+                    fn = self.load_func(name, bcc.BPF.RAW_TRACEPOINT)
+                    self.attach_raw_tracepoint(tp=fn.name[len(b"raw_tracepoint__"):], fn_name=fn.name)
+
+    return BPF
+
+
+def attach_hooks(bpf) -> List[str]:
+    """Attaches bpf/objects.h's fentry/fexit programs one by one; the kernel functions refused."""
+    bcc = import_bcc()
+    refused = []
+    for i in range(bcc.lib.bpf_num_functions(bpf.module)):
+        name = bcc.lib.bpf_function_name(bpf.module, i)
+        for prefix, attach in ((b"kfunc__", bpf.attach_kfunc), (b"kretfunc__", bpf.attach_kretfunc)):
+            if name.startswith(prefix):
+                saved = os.dup(2)  # bcc prints the refusal on fd 2
+                try:
+                    with open(os.devnull, "w") as null:
+                        os.dup2(null.fileno(), 2)
+                        attach(fn_name=name)
+                except Exception:  # bcc raises bare Exception
+                    refused.append(name[len(prefix):].decode())
+                finally:
+                    os.dup2(saved, 2)
+                    os.close(saved)
+    return refused
+
+
 def require_root() -> None:
     if os.geteuid() != 0:
         raise BpfauditError("bpfaudit needs root to load BPF programs: rerun with sudo")
@@ -206,19 +248,32 @@ def load_program(rules: Sequence[KernelRule], filters: Filters = Filters(), defi
     tables = build_tables(rules, filters.syscalls)
     hooks, why_not = probe_hooks(os.environ.get("BPFAUDIT_BTF", ""))
     notes = [] if hooks else [f"PATH objects are taken at sys_exit: {why_not} (docs/records.md)"]
-    try:
-        bpf = bcc.BPF(text=assemble_source(PROGRAM).encode(),
-                      cflags=compile_flags(offsets, hooks) + [f"-D{d}" for d in defines])
-    except Exception as err:  # bcc raises bare Exception for compile and attach errors
-        if not hooks:
-            raise BpfauditError(f"loading the BPF programs failed ({err}); with {headers.describe()}", 1) from None
-        # the path walk's programs did not load here: the objects at sys_exit instead
-        notes.append(f"following the path walk failed to load ({err}): PATH objects are taken at sys_exit")
-        hooks = ()
+    text = assemble_source(PROGRAM).encode()
+    extra = [f"-D{d}" for d in defines]
+    bpf = None
+    if hooks:
         try:
-            bpf = bcc.BPF(text=assemble_source(PROGRAM).encode(), cflags=compile_flags(offsets) + [f"-D{d}" for d in defines])
-        except Exception as err2:  # bcc raises bare Exception
-            raise BpfauditError(f"loading the BPF programs failed ({err2}); with {headers.describe()}", 1) from None
+            bpf = bpf_class(bcc)(text=text, cflags=compile_flags(offsets, hooks) + extra)
+            missing = attach_hooks(bpf)
+        except Exception as err:  # bcc raises bare Exception for compile and load errors
+            missing, why_not = list(hooks), f"the path walk's programs do not load ({err})"
+        if bpf is not None and not set(ESSENTIAL_HOOKS) & set(missing):
+            hooks = tuple(h for h in hooks if h not in missing)
+            if missing:
+                notes.append("not followed (the kernel refuses to attach to them): " + ", ".join(missing)
+                             + "; their objects are missing from PATH items (docs/records.md)")
+        else:
+            # without the lookups' own objects, the sys_exit ones are the better record
+            if bpf is not None:
+                bpf.cleanup()
+                why_not = why_not or "BPF cannot follow " + ", ".join(sorted(set(ESSENTIAL_HOOKS) & set(missing)))
+            notes.append(f"PATH objects are taken at sys_exit: {why_not} (docs/records.md)")
+            hooks, bpf = (), None
+    if bpf is None:
+        try:
+            bpf = bpf_class(bcc)(text=text, cflags=compile_flags(offsets) + extra)
+        except Exception as err:  # bcc raises bare Exception for compile and attach errors
+            raise BpfauditError(f"loading the BPF programs failed ({err}); with {headers.describe()}", 1) from None
     prog = Program(bpf, headers, offsets, list(rules), tables=tables, startup_notes=notes, hooks=tuple(hooks))
     try:
         load_tail_programs(prog)
