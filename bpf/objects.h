@@ -6,9 +6,11 @@
  * kernel's own calls; user space replays them over the call's names into
  * kernel audit's PATH items (tracer/capture/names.py). Two ways to get them:
  *
- *   BA_HOOKS (where the kernel allows BPF trampolines; the loader probes it):
- *   fentry/fexit programs on the functions of the path walk (below) record
- *   every object of every call, as kernel audit's own calls would.
+ *   BA_HOOKS (experimental, off unless BPFAUDIT_FOLLOW_PATH_WALK=1; where the
+ *   kernel allows BPF trampolines, which the loader probes): fentry/fexit
+ *   programs on the functions of the path walk (below) record every object
+ *   of every call, as kernel audit's own calls would. Not yet run on a kernel
+ *   we test on (docs/records.md says why).
  *
  *   Otherwise (our 6.18 machines refuse trampolines and have no kprobes),
  *   at sys_exit from where the call left them, for the calls where that is

@@ -51,10 +51,13 @@ _HOOK_PROBE = "KRETFUNC_PROBE(filename_lookup, int dfd, void *name, unsigned int
 @lru_cache(maxsize=2)
 def probe_hooks(btf_path: str = "") -> Tuple[Tuple[str, ...], str]:
     """(HOOK_FUNCTIONS bpf/objects.h may follow on this kernel, why none when none). Only
-    loading an fexit program tells whether the kernel allows BPF trampolines."""
+    loading an fexit program tells whether the kernel allows BPF trampolines.
+
+    Following the path walk is experimental and off unless BPFAUDIT_FOLLOW_PATH_WALK=1: no kernel
+    we test on runs it yet (docs/records.md), so the default is the sys_exit objects, tested on both."""
     bcc = import_bcc()
-    if os.environ.get("BPFAUDIT_NO_HOOKS"):
-        return (), "BPFAUDIT_NO_HOOKS is set"
+    if os.environ.get("BPFAUDIT_FOLLOW_PATH_WALK") != "1":
+        return (), ""
     with warnings.catch_warnings():  # bcc 0.26 passes itself a str where it wants bytes here
         warnings.simplefilter("ignore", DeprecationWarning)
         if not bcc.BPF.support_kfunc():
@@ -247,7 +250,7 @@ def load_program(rules: Sequence[KernelRule], filters: Filters = Filters(), defi
     headers = header_tree()
     tables = build_tables(rules, filters.syscalls)
     hooks, why_not = probe_hooks(os.environ.get("BPFAUDIT_BTF", ""))
-    notes = [] if hooks else [f"PATH objects are taken at sys_exit: {why_not} (docs/records.md)"]
+    notes = [f"PATH objects are taken at sys_exit: {why_not} (docs/records.md)"] if why_not else []
     text = assemble_source(PROGRAM).encode()
     extra = [f"-D{d}" for d in defines]
     bpf = None
