@@ -505,6 +505,13 @@ KRETFUNC_PROBE(get_vfs_caps_from_disk, void *idmap, void *dentry, void *caps, in
 }
 #endif
 
+/* the i-th object recorded, its index masked where the compiler cannot drop it (the verifier needs it) */
+static __always_inline struct ba_objop *objop_at(struct ba_stash *st, __u32 i)
+{
+	asm volatile("" : "+r"(i));
+	return &st->objs[i & (BA_MAX_OBJS - 1)];
+}
+
 /* sys_exit: the ops, each an item (a CREATE's file read now that the call made it) */
 static __always_inline void put_ops(union ba_evbuf *ev, struct ba_asm *a, struct ba_stash *st)
 {
@@ -513,10 +520,7 @@ static __always_inline void put_ops(union ba_evbuf *ev, struct ba_asm *a, struct
 	for (__u32 i = 0; i < BA_MAX_OBJS; i++) {
 		if (i >= n)
 			break;
-		__u32 k = i;
-
-		asm volatile("" : "+r"(k));	/* keep the mask: the verifier needs it */
-		struct ba_objop *o = &st->objs[k & (BA_MAX_OBJS - 1)];
+		struct ba_objop *o = objop_at(st, i);
 
 		if (o->dentry)
 			obj_inode(&o->o, dentry_inode((void *)o->dentry));
@@ -548,10 +552,7 @@ static __always_inline void call_object(struct eval_ctx *c, struct ba_stash *st,
 	for (__u32 i = 0; i < BA_MAX_OBJS; i++) {
 		if (i >= n)
 			break;
-		__u32 k = i;
-
-		asm volatile("" : "+r"(k));	/* keep the mask: the verifier needs it */
-		struct ba_objop *op = &st->objs[k & (BA_MAX_OBJS - 1)];
+		struct ba_objop *op = objop_at(st, i);
 
 		if ((op->o.flags & BA_OBJ_HAS_INODE) && (op->o.op != BA_OBJ_PARENT || !c->have_obj)) {
 			c->obj_ino = op->o.ino;
