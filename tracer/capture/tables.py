@@ -138,6 +138,7 @@ def build_tables(rules: Sequence[KernelRule], only_syscalls: Optional[Set[str]] 
     if len(rules) > L.BA_MAX_RULES:
         raise BpfauditError(f"{len(rules)} exit rules: bpfaudit evaluates at most {L.BA_MAX_RULES} in the kernel")
     Rule, Syscall = L.structs["ba_rule"], L.structs["ba_syscall"]
+    watch_identity.cache_clear()  # each load takes its own snapshot of the watched files
     packed = []
     exit_types = {L.BA_F_EXIT, L.BA_F_SUCCESS}
     for i, r in enumerate(rules):
