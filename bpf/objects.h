@@ -82,6 +82,27 @@ static __always_inline void *file_dentry(void *file)
 	return kptr(file, BA_OFF_FILE_F_PATH + BA_OFF_PATH_DENTRY);
 }
 
+/* a child (CREATE, DELETE): its directory's inode and device, and its own name (the last
+ * component) copied to `name` */
+static __always_inline void obj_child(struct ba_obj *o, void *dir, void *dentry, char *name)
+{
+	if (dir) {
+		bpf_probe_read_kernel(&o->dir_ino, sizeof(o->dir_ino), dir + BA_OFF_INODE_I_INO);
+		o->dir_dev = ku32(kptr(dir, BA_OFF_INODE_I_SB), BA_OFF_SB_S_DEV);
+	}
+	if (!dentry)
+		return;
+	long n = bpf_probe_read_kernel_str(name, BA_OBJ_NAME_MAX, kptr(dentry, BA_OFF_DENTRY_D_NAME_NAME));
+
+	o->name_len = n > 1 ? n - 1 : 0;
+}
+
+/* the caller's pointer to the call's first name (PATH slot 0), which kernel audit's entry for it holds */
+static __always_inline __u64 name_uptr(struct ba_record *rec, struct ba_syscall *sc)
+{
+	return sc->path_arg[0] < BA_NARGS ? rec->args[sc->path_arg[0] & 7] : 0;
+}
+
 /* a new OBJ item, written in place: its name (if any) is written after it, then obj_end() */
 static __always_inline struct ba_obj *obj_begin(union ba_evbuf *ev, struct ba_asm *a, __u8 op, __u64 uptr)
 {
@@ -145,7 +166,7 @@ static __always_inline void put_opened(union ba_evbuf *ev, struct ba_asm *a, str
 {
 	void *file = fd_file(task, ret);
 	void *dentry = file_dentry(file);
-	__u64 uptr = sc->path_arg[0] < BA_NARGS ? rec->args[sc->path_arg[0] & 7] : 0;
+	__u64 uptr = name_uptr(rec, sc);
 	struct ba_obj *o;
 
 	if (!dentry)
@@ -160,18 +181,7 @@ static __always_inline void put_opened(union ba_evbuf *ev, struct ba_asm *a, str
 	if (ku32(file, BA_OFF_FILE_F_MODE) & BA_FMODE_CREATED) {
 		/* fsnotify_create(): the file the call made, under its own name */
 		o = obj_begin(ev, a, BA_OBJ_CREATE, 0);
-		if (dir) {
-			void *d = dentry_inode(dir);
-
-			if (d) {
-				bpf_probe_read_kernel(&o->dir_ino, sizeof(o->dir_ino), d + BA_OFF_INODE_I_INO);
-				o->dir_dev = ku32(kptr(d, BA_OFF_INODE_I_SB), BA_OFF_SB_S_DEV);
-			}
-		}
-		long n = bpf_probe_read_kernel_str(obj_name_at(ev, a), BA_OBJ_NAME_MAX,
-						   kptr(dentry, BA_OFF_DENTRY_D_NAME_NAME));
-
-		o->name_len = n > 1 ? n - 1 : 0;
+		obj_child(o, dentry_inode(dir), dentry, obj_name_at(ev, a));
 		obj_inode(o, dentry_inode(dentry));
 	} else {
 		o = obj_begin(ev, a, BA_OBJ_INODE, uptr);
@@ -185,7 +195,7 @@ static __always_inline void put_fs_dir(union ba_evbuf *ev, struct ba_asm *a, str
 				       struct ba_syscall *sc, void *task, __u32 member)
 {
 	void *fs = btf_ptr(task, BA_OFF_TASK_FS);
-	__u64 uptr = sc->path_arg[0] < BA_NARGS ? rec->args[sc->path_arg[0] & 7] : 0;
+	__u64 uptr = name_uptr(rec, sc);
 
 	if (!fs)
 		return;
@@ -200,7 +210,7 @@ static __always_inline void put_fs_dir(union ba_evbuf *ev, struct ba_asm *a, str
 static __always_inline void put_exec_objects(union ba_evbuf *ev, struct ba_asm *a, struct ba_record *rec,
 					     struct ba_syscall *sc, struct ba_exec *x)
 {
-	__u64 uptr = sc->path_arg[0] < BA_NARGS ? rec->args[sc->path_arg[0] & 7] : 0;
+	__u64 uptr = name_uptr(rec, sc);
 	struct ba_obj *o = obj_begin(ev, a, BA_OBJ_INODE, uptr);
 
 	if (!x->interp_len)
@@ -290,6 +300,13 @@ static __always_inline struct ba_stash *obj_stash(void)
 	return st;
 }
 
+/* the i-th object recorded, its index masked where the compiler cannot drop it (the verifier needs it) */
+static __always_inline struct ba_objop *objop_at(struct ba_stash *st, __u32 i)
+{
+	asm volatile("" : "+r"(i));
+	return &st->objs[i & (BA_MAX_OBJS - 1)];
+}
+
 static __always_inline struct ba_objop *op_new(struct ba_stash *st, __u8 op)
 {
 	__u32 i = st->n_objs;
@@ -299,8 +316,7 @@ static __always_inline struct ba_objop *op_new(struct ba_stash *st, __u8 op)
 		return NULL;
 	}
 	st->n_objs = i + 1;
-	asm volatile("" : "+r"(i));	/* keep the mask: the verifier needs it */
-	struct ba_objop *o = &st->objs[i & (BA_MAX_OBJS - 1)];
+	struct ba_objop *o = objop_at(st, i);
 
 	__builtin_memset(&o->o, 0, sizeof(o->o));
 	o->o.op = op;
@@ -319,20 +335,6 @@ static __always_inline void op_name(struct ba_objop *o, void *filename)
 	long n = bpf_probe_read_kernel_str(o->name, BA_OBJ_NAME_MAX, kptr(filename, BA_OFF_FILENAME_NAME));
 
 	o->o.flags |= BA_OBJ_KNAME;
-	o->o.name_len = n > 1 ? n - 1 : 0;
-}
-
-/* a child: its directory and its own name (the last component) */
-static __always_inline void op_child(struct ba_objop *o, void *dir, void *dentry)
-{
-	if (dir) {
-		bpf_probe_read_kernel(&o->o.dir_ino, sizeof(o->o.dir_ino), dir + BA_OFF_INODE_I_INO);
-		o->o.dir_dev = ku32(kptr(dir, BA_OFF_INODE_I_SB), BA_OFF_SB_S_DEV);
-	}
-	if (!dentry)
-		return;
-	long n = bpf_probe_read_kernel_str(o->name, BA_OBJ_NAME_MAX, kptr(dentry, BA_OFF_DENTRY_D_NAME_NAME));
-
 	o->o.name_len = n > 1 ? n - 1 : 0;
 }
 
@@ -355,7 +357,7 @@ static __always_inline void op_create(void *dir, void *dentry)
 
 	if (!st || !(o = op_new(st, BA_OBJ_CREATE)))
 		return;
-	op_child(o, dir, dentry);
+	obj_child(&o->o, dir, dentry, o->name);
 	o->dentry = (__u64)dentry;
 }
 
@@ -399,7 +401,7 @@ KRETFUNC_PROBE(do_filp_open, int dfd, void *pathname, void *op, void *file)
 	if (ku32(file, BA_OFF_FILE_F_MODE) & BA_FMODE_CREATED) {
 		/* fsnotify_create(): the file this open made */
 		if ((o = op_new(st, BA_OBJ_CREATE))) {
-			op_child(o, dentry_inode(dir), dentry);
+			obj_child(&o->o, dentry_inode(dir), dentry, o->name);
 			obj_inode(&o->o, dentry_inode(dentry));
 		}
 	} else if ((o = op_new(st, BA_OBJ_INODE))) {
@@ -421,7 +423,7 @@ KFUNC_PROBE(may_delete, void *idmap, void *dir, void *victim, int isdir)
 	/* a negative victim fails before kernel audit hears of it */
 	if (!inode || !(st = obj_stash()) || !(o = op_new(st, BA_OBJ_DELETE)))
 		return 0;
-	op_child(o, dir, victim);
+	obj_child(&o->o, dir, victim, o->name);
 	obj_inode(&o->o, inode);
 	return 0;
 }
@@ -477,7 +479,7 @@ KFUNC_PROBE(security_inode_rename, void *old_dir, void *old_dentry, void *new_di
 
 	if (!st || !(o = op_new(st, BA_OBJ_CREATE)))
 		return 0;
-	op_child(o, new_dir, new_dentry);
+	obj_child(&o->o, new_dir, new_dentry, o->name);
 	obj_inode(&o->o, dentry_inode(old_dentry));
 	return 0;
 }
@@ -504,13 +506,6 @@ KRETFUNC_PROBE(get_vfs_caps_from_disk, void *idmap, void *dentry, void *caps, in
 	return 0;
 }
 #endif
-
-/* the i-th object recorded, its index masked where the compiler cannot drop it (the verifier needs it) */
-static __always_inline struct ba_objop *objop_at(struct ba_stash *st, __u32 i)
-{
-	asm volatile("" : "+r"(i));
-	return &st->objs[i & (BA_MAX_OBJS - 1)];
-}
 
 /* sys_exit: the ops, each an item (a CREATE's file read now that the call made it) */
 static __always_inline void put_ops(union ba_evbuf *ev, struct ba_asm *a, struct ba_stash *st)
