@@ -4,13 +4,18 @@ through a symlink."""
 from __future__ import annotations
 
 import os
-from typing import TextIO
+from typing import IO
 
 from tracer.errors import BpfauditError
 
 
-def open_private(path: str) -> TextIO:
-    """Creates or truncates `path` for writing, 0600, refusing symlinks."""
+# records go out in large writes: a batch's text is written whole when larger than this
+WRITE_BUFFER = 1 << 20
+
+
+def open_private(path: str, binary: bool = False) -> IO:
+    """Creates or truncates `path` for writing, 0600, refusing symlinks; `binary`: a buffered
+    byte stream of WRITE_BUFFER bytes (records), else text."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
         fd = os.open(path, flags, 0o600)
@@ -26,4 +31,6 @@ def open_private(path: str) -> TextIO:
     except BaseException:
         os.close(fd)
         raise
+    if binary:
+        return os.fdopen(fd, "wb", buffering=WRITE_BUFFER)
     return os.fdopen(fd, "w", buffering=1 << 16)

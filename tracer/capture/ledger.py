@@ -177,6 +177,11 @@ class LossLedger:
         for ev in events:
             self.delivered_by_key[ev.key.replace("\x01", ",") if ev.key else "(none)"] += 1
 
+    def observe_keys(self, counts: Dict[str, int]) -> None:
+        """Counts events already counted by key (observe()'s names: comma-joined keys, "(none)")."""
+        for key, n in counts.items():
+            self.delivered_by_key[key] += n
+
     def update(self, capture: CaptureCounters, kernel: Optional[KernelAuditCounters] = None) -> None:
         self.capture = capture
         self.snapshots += 1

@@ -247,8 +247,10 @@ class RecordDecoder:
         return (tuple(paths), cwd, exe, proctitle, argv, argc, sockaddr, tuple(cut), n_items, tuple(slots),
                 tuple(objs), caps)
 
-    def _decode(self, raws: Iterable[bytes]) -> List[SyscallEvent]:
-        """The decoding loop over raw samples."""
+    def _decode(self, raws: Iterable[bytes], account: bool = True) -> List[SyscallEvent]:
+        """The decoding loop over raw samples. `account`: count them as delivered (and their
+        malformed samples and sequence gaps); False for samples the compiled formatter counted
+        already and handed back (tracer/formats/native.py)."""
         L = self._L
         hdr, limit = self._hdr, L.BA_EVENT_MAX + 8  # perf pads samples to 8 bytes
         version = L.BA_SCHEMA_VERSION
@@ -257,7 +259,7 @@ class RecordDecoder:
         objs_cut = L.BA_REC_OBJS_CUT  # more objects than the record holds
         slash_fix = self._slash_fix
         i386 = AUDIT_ARCH_I386
-        next_seq, names, texts, ttys, keys = self._next_seq, self._names, self._texts, self._ttys, self._keys
+        next_seq, names, texts, ttys, keys = self._next_seq if account else {}, self._names, self._texts, self._ttys, self._keys
         nkeys = len(keys)
         wall = self._mono_to_wall
         Event = SyscallEvent
@@ -363,9 +365,10 @@ class RecordDecoder:
                 gc.enable()
             if cur_cpu >= 0:
                 next_seq[cur_cpu] = expect
-            self.delivered += delivered
-            self.malformed += malformed
-            self.seq_gaps += gaps
+            if account:
+                self.delivered += delivered
+                self.malformed += malformed
+                self.seq_gaps += gaps
             self.cut += cut_events
             self._serial = serial
         return out

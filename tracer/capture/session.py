@@ -227,8 +227,8 @@ class CaptureSession:
                 self._ready.wait(wait)
 
     def _take_rings(self):
-        """(ring, samples taken, their decoding) of each ring holding any: everything it holds, in one read."""
-        d = self.decoder
+        """(ring, samples taken, the batch) of each ring holding any: everything it holds, in one read.
+        A batch is (chunk, stride, offset, count), equal-sized samples read in place, or a list of samples."""
         for cpu, ring in self._rings.rings.items():
             batch = ring.read()
             if batch.lost:
@@ -239,19 +239,19 @@ class CaptureSession:
                 continue
             self._enqueued += n
             if batch.stride:
-                yield cpu, n, partial(d.decode_uniform, cpu, batch.chunk, batch.stride, SAMPLE_DATA_OFFSET)
+                yield cpu, n, (batch.chunk, batch.stride, SAMPLE_DATA_OFFSET, n)
             else:
-                yield cpu, n, partial(d.decode_batch, cpu, batch.samples)
+                yield cpu, n, batch.samples
 
     def _take_ringbuf(self):
-        """(None, samples taken, their decoding): everything the ring buffer holds, in one read,
-        decoded as one batch. Records of all CPUs are mixed in it: the per-CPU counts (delivered,
+        """(None, samples taken, the batch): everything the ring buffer holds, in one read,
+        as one batch. Records of all CPUs are mixed in it: the per-CPU counts (delivered,
         sequence gaps) are made here, by each record's cpu field, before the batch is decoded."""
         batch = self._ringbuf.reader.read()
         if not batch.count:
             return
         self._enqueued += batch.count
-        d, cpu_at, seq_at = self.decoder, self._cpu_offset, self._seq_offset
+        cpu_at, seq_at = self._cpu_offset, self._seq_offset
         tally = {}
         if batch.uniform:
             tally = tally_uniform(batch.chunk, batch.stride, batch.uniform, cpu_at, seq_at)
@@ -262,47 +262,63 @@ class CaptureSession:
         for cpu, gaps in self._ringbuf_gaps.add(tally).items():
             self.seq_gaps_by_cpu[cpu] += gaps
         if batch.uniform:
-            yield None, batch.uniform, partial(d.decode_uniform, -1, batch.uniform_chunk, batch.stride, HDR_SZ)
+            yield None, batch.uniform, (batch.chunk, batch.stride, HDR_SZ, batch.uniform)
         if batch.samples:
-            yield None, len(batch.samples), partial(d.decode_batch, -1, batch.samples)
+            yield None, len(batch.samples), batch.samples
 
     def _take_queue(self):
-        """(ring, samples taken, their decoding) of runs from the reader thread's queue (bcc's: a sample per entry)."""
-        q, decode = self._queue, self.decoder.decode_batch
+        """(ring, samples taken, the batch) of runs from the reader thread's queue (bcc's: a sample per entry)."""
+        q = self._queue
         run_cpu, run = -1, []
         for _ in range(len(q)):
             cpu, samples = q.popleft()
             if cpu != run_cpu and run:
-                yield run_cpu, len(run), partial(decode, run_cpu, run)
+                yield run_cpu, len(run), run
                 run = []
             run_cpu = cpu
             run.extend(samples)
         if run:
-            yield run_cpu, len(run), partial(decode, run_cpu, run)
+            yield run_cpu, len(run), run
 
     def poll(self, timeout_ms: Optional[int] = None) -> List[SyscallEvent]:
         """Events arrived so far, waiting up to timeout_ms (default: the drain interval) for some."""
-        self._wait(timeout_ms)
-        out: List[SyscallEvent] = []
         d = self.decoder
-        for cpu, n, decode in self._take():
+        out: List[SyscallEvent] = []
+        for events in self._consume(timeout_ms, partial(_decode, d)):
+            out.extend(events)
+        return out
+
+    def poll_into(self, writer, timeout_ms: Optional[int] = None) -> Dict[str, int]:
+        """Like poll(), but the events go to `writer` (tracer/formats/native.NativeWriter), which
+        formats each batch whole; returns how many events of each rule key arrived."""
+        by_key: Dict[str, int] = defaultdict(int)
+        for keys in self._consume(timeout_ms, lambda cpu, batch: writer.format(batch)):
+            for key, n in keys.items():
+                by_key[key] += n
+        return by_key
+
+    def _consume(self, timeout_ms: Optional[int], handle):
+        """handle(cpu, batch) of each batch arrived so far (after waiting up to timeout_ms), with the
+        per-CPU delivery counts kept whatever handle() does."""
+        self._wait(timeout_ms)
+        d = self.decoder
+        for cpu, n, batch in self._take():
             gaps = d.seq_gaps
             try:
-                out.extend(decode())
+                yield handle(cpu, batch)
             finally:
                 self._taken += n
                 if cpu is not None:  # a ring of one CPU (ringbuf: counted by _take_ringbuf)
                     self.delivered_by_cpu[cpu] += n
                     if d.seq_gaps != gaps:  # a sample's gap is on its own ring's sequence
                         self.seq_gaps_by_cpu[cpu] += d.seq_gaps - gaps
-        return out
 
     def discard(self, timeout_ms: Optional[int] = None) -> int:
         """Like poll(), but takes the samples undecoded and returns how many (counted as
         delivered): a consumer measuring the transport alone, as the benchmark's S3 does."""
         self._wait(timeout_ms)
         total = 0
-        for cpu, n, _decode in self._take():
+        for cpu, n, _batch in self._take():
             if cpu is not None:
                 self.delivered_by_cpu[cpu] += n
             self.decoder.delivered += n
@@ -383,6 +399,14 @@ class CaptureSession:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _decode(decoder: RecordDecoder, cpu: Optional[int], batch) -> List[SyscallEvent]:
+    """The events of a batch as _take() gives it."""
+    if type(batch) is tuple:
+        chunk, stride, offset, count = batch
+        return decoder.decode_uniform(-1 if cpu is None else cpu, chunk[: count * stride], stride, offset)
+    return decoder.decode_batch(-1 if cpu is None else cpu, batch)
 
 
 def open_capture(options: CaptureOptions) -> CaptureSession:

@@ -7,14 +7,14 @@ import signal
 import sys
 import threading
 import time
-from typing import Annotated, Dict, List, Optional, TextIO
+from typing import Annotated, BinaryIO, Dict, List, Optional, TextIO
 
 import typer
 
 from tracer.capture.session import DEFAULT_TRANSPORT, TRANSPORTS, CaptureOptions, open_capture
 from tracer.commands.common import RuleOpt, RulesOpt, fail, load_rule_options
 from tracer.errors import BpfauditError
-from tracer.formats import audit_text, jsonl
+from tracer.formats import audit_text, jsonl, native
 from tracer.capture.ledger import LossLedger, ledger_update, read_kernel_audit
 from tracer.capture.loader import require_root
 from tracer.output import open_private
@@ -25,6 +25,7 @@ app = typer.Typer()
 PID_MAX_LIMIT = 4194304  # the kernel's ceiling for /proc/sys/kernel/pid_max
 
 FORMATS = {"audit": audit_text.format_event, "json": jsonl.format_event}
+FLUSH_SECONDS = 1.0  # a file (or pipe) gets what was written at least this often
 
 TRANSPORT_HELP = ("how records reach user space: ringbuf (the default: one BPF ring buffer shared by all "
                   "CPUs, the cheapest submission in BPF; no LOST records, so BPF's count is the only one), "
@@ -44,13 +45,18 @@ EPILOG = """Examples:
 Records are written as auditd writes them (ausearch -if FILE reads them) or as JSON lines."""
 
 
-def run_trace(options: CaptureOptions, out: TextIO, fmt: str = "audit", duration: Optional[float] = None,
+def run_trace(options: CaptureOptions, out: BinaryIO, fmt: str = "audit", duration: Optional[float] = None,
               notes: Optional[TextIO] = None, ledger: Optional[LossLedger] = None) -> Dict[str, int]:
-    """Traces until `duration` seconds pass, Ctrl-C or SIGTERM; returns the capture's loss counters
-    and, when given `ledger`, leaves the final reading in it."""
-    render = FORMATS[fmt]
+    """Traces until `duration` seconds pass, Ctrl-C or SIGTERM, writing records to the byte stream
+    `out`; returns the capture's loss counters and, when given `ledger`, leaves the final reading in it.
+
+    Records are formatted a batch at a time by the compiled formatter (tracer/formats/native.py;
+    the Python reference where it is not built) and written in blocks of a MiB or more, straight
+    to `out`'s descriptor when it has one. What is buffered is written after every batch when
+    `out` is a terminal, else at least every FLUSH_SECONDS."""
     deadline = None if duration is None else time.monotonic() + duration
     stop = threading.Event()
+    interactive = out.isatty()
 
     # Ctrl-C and SIGTERM end the loop between batches: an exception raised
     # inside one would drop the rest of a batch already taken from the queue
@@ -60,32 +66,81 @@ def run_trace(options: CaptureOptions, out: TextIO, fmt: str = "audit", duration
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with open_capture(options) as cap:
+            sink = _sink(cap, out, fmt)
             if notes is not None:
                 rs = cap.ruleset
                 notes.write(f"bpfaudit: {len(rs.exit_rules)} exit rules; {cap.transport}\n")
-                for note in cap.startup_notes:
+                for note in cap.startup_notes + ([] if native.available() else [native.NOT_BUILT]):
                     notes.write(f"bpfaudit: {note}\n")
                 notes.flush()
+            flushed = time.monotonic()
             while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
-                events = cap.poll()
-                for ev in events:
-                    out.write(render(ev))
-                out.flush()
+                by_key = sink.poll()
+                if interactive or time.monotonic() - flushed >= FLUSH_SECONDS:
+                    sink.flush()
+                    flushed = time.monotonic()
                 if ledger is not None:
-                    ledger.observe(events)
+                    ledger.observe_keys(by_key)
             # records submitted before detaching are still on their way
             cap.detach()
-            events = cap.poll(0)
-            for ev in events:
-                out.write(render(ev))
-            out.flush()
+            by_key = sink.poll(0)
+            sink.flush()
             if ledger is not None:
-                ledger.observe(events)
+                ledger.observe_keys(by_key)
                 ledger_update(ledger, cap)
             return cap.losses()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+class _CompiledSink:
+    """A capture's records through the compiled formatter, to `out`'s descriptor or through `out`."""
+
+    def __init__(self, cap, out: BinaryIO, fmt: str):
+        try:
+            fd = out.fileno()
+        except (AttributeError, OSError, ValueError):  # a stream without one (a test's)
+            fd = -1
+        if fd >= 0:
+            out.flush()  # anything already in its buffer goes first
+        self._cap, self._out, self._fd = cap, out, fd
+        self._writer = native.NativeWriter(cap.decoder, fmt, fd)
+
+    def poll(self, timeout_ms: Optional[int] = None) -> Dict[str, int]:
+        by_key = self._cap.poll_into(self._writer, timeout_ms)
+        if self._fd < 0:
+            self._out.write(self._writer.take())
+        return by_key
+
+    def flush(self) -> None:
+        if self._fd >= 0:
+            self._writer.flush()
+        else:
+            self._out.flush()
+
+
+class _PythonSink:
+    """A capture's records through the Python reference formatter."""
+
+    def __init__(self, cap, out: BinaryIO, fmt: str):
+        self._cap, self._out, self._render = cap, out, FORMATS[fmt]
+
+    def poll(self, timeout_ms: Optional[int] = None) -> Dict[str, int]:
+        events = self._cap.poll(timeout_ms)
+        by_key: Dict[str, int] = {}
+        for ev in events:
+            label = native.key_label(ev.key)
+            by_key[label] = by_key.get(label, 0) + 1
+        self._out.write("".join(self._render(ev) for ev in events).encode("utf-8"))
+        return by_key
+
+    def flush(self) -> None:
+        self._out.flush()
+
+
+def _sink(cap, out: BinaryIO, fmt: str):
+    return (_CompiledSink if native.available() else _PythonSink)(cap, out, fmt)
 
 
 def check_transport(transport: str) -> str:
@@ -140,7 +195,7 @@ def trace(
             syscalls=_syscall_names(syscall), auid=auid, transport=transport,
         )
         require_root()  # before -o creates or truncates a file that a refused run would leave behind
-        out = open_private(output) if output else sys.stdout
+        out = open_private(output, binary=True) if output else sys.stdout.buffer
         ledger = LossLedger(read_kernel_audit())
         try:
             run_trace(options, out, fmt, duration, notes=sys.stderr, ledger=ledger)

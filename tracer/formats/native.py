@@ -1,0 +1,125 @@
+"""Records written by the compiled formatter (_native.c): a batch of ring samples becomes one
+block of audit text or JSON lines, with Python doing only the loop, the I/O and the ledger.
+
+The Python formatters (audit_text.py, jsonl.py over reader.RecordDecoder) stay the reference:
+the compiled one writes the same bytes for the same samples (tests/unit/test_native_format.py),
+and the samples it does not format itself (EXECVE and CAPS items, a names list that needs
+replaying, a decision user space must finish, an inet6 address in JSON) it hands back in
+their place, for the reference to format.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Tuple, Union
+
+from tracer.capture.layout import layout
+from tracer.capture.names import GETNAME_ORDER, call_name
+from tracer.capture.reader import RecordDecoder
+from tracer.formats import audit_text, jsonl
+from tracer.syscall_meta import PATH_ARGS
+from tracer.syscall_table import syscall_name
+
+try:
+    from tracer.formats import _native
+except ImportError:  # not built: scripts/setup builds it
+    _native = None
+
+NOT_BUILT = "the compiled formatter is not built (run scripts/setup): records are formatted in Python"
+
+# A batch as a capture session takes it: a ring's equal-sized records laid out every `stride` bytes
+# from `offset` in `chunk` (the first `count` of them, when given), or a list of samples
+Source = Union[Tuple[bytes, int, int], Tuple[bytes, int, int, int], List[bytes]]
+
+
+def available() -> bool:
+    """Whether the compiled formatter is built for this interpreter and this bpf/record.h."""
+    L = layout()
+    return (_native is not None and _native.SCHEMA_VERSION == L.BA_SCHEMA_VERSION
+            and _native.RECORD_HDR_SIZE == L.BA_RECORD_HDR_SIZE)
+
+
+def _call_info(arch: int, nr: int):
+    """What the compiled formatter needs of a syscall: its name as a JSON string, and for the
+    PATH items the getname order (None: the slots' own) and the argument index of each name."""
+    name = syscall_name(arch, nr)
+    call = call_name(name)
+    return jsonl._ENCODER.encode(name).encode("ascii"), GETNAME_ORDER.get(call), PATH_ARGS.get(call, ())
+
+
+def key_label(key: Optional[str]) -> str:
+    """The loss ledger's name of a rule key (LossLedger.observe's)."""
+    return key.replace("\x01", ",") if key else "(none)"
+
+
+class NativeWriter:
+    """Formats a capture's batches. Shares the capture's RecordDecoder: its counters, its
+    per-CPU sequence state, its serials, and the decoding of the samples handed back.
+
+    With `fd` the text goes to that descriptor in blocks of a MiB or more (flush() writes the
+    rest); without, take() hands it over."""
+
+    def __init__(self, decoder: RecordDecoder, fmt: str, fd: int = -1):
+        if not available():
+            raise RuntimeError(NOT_BUILT)
+        keys = decoder._keys
+        if fmt == "audit":
+            self._render = audit_text.format_event
+            shown = [audit_text.untrusted(k) for k in keys] + ["(null)"]
+        elif fmt == "json":
+            self._render = jsonl.format_event
+            shown = [jsonl._ENCODER.encode(None if k is None else jsonl.text(k)) for k in keys] + ["null"]
+        else:
+            raise ValueError(f"format {fmt!r}: audit or json")
+        self._decoder = decoder
+        self._labels = [key_label(k) for k in keys] + [key_label(None)]
+        self._by_key: Dict[str, int] = {}  # the handed-back events' keys, in the batch being formatted
+        self._formatter = _native.Formatter(
+            json=fmt == "json", wall=decoder._mono_to_wall, serial=decoder._serial,
+            keys=tuple(s.encode("ascii") for s in shown), call_info=_call_info, decide=decoder._decide is not None,
+            hand_back=self._hand_back, fd=fd,
+        )
+
+    def _hand_back(self, raw: bytes, serial: int) -> bytes:
+        """The reference's text of a sample, decoded under the serial it was given."""
+        d = self._decoder
+        d._serial = serial - 1
+        out = []
+        for ev in d._decode((raw,), account=False):
+            out.append(self._render(ev))
+            label = key_label(ev.key)
+            self._by_key[label] = self._by_key.get(label, 0) + 1
+        return "".join(out).encode("utf-8")
+
+    def format(self, source: Source) -> Dict[str, int]:
+        """Formats a batch (its text buffered or written); returns how many events of each rule key it held."""
+        d, f = self._decoder, self._formatter
+        self._by_key = by_key = {}
+        try:
+            if type(source) is tuple:
+                chunk, stride, offset = source[:3]
+                counts = f.format(chunk, d._next_seq, stride, offset, *source[3:])
+            else:
+                counts = f.format(source, d._next_seq)
+        finally:
+            d._serial = f.serial
+        delivered, malformed, gaps, cut, by_rule = counts
+        d.delivered += delivered
+        d.malformed += malformed
+        d.seq_gaps += gaps
+        d.cut += cut
+        for label, n in zip(self._labels, by_rule):
+            if n:
+                by_key[label] = by_key.get(label, 0) + n
+        return by_key
+
+    def flush(self) -> None:
+        """Writes what is buffered to the descriptor."""
+        self._formatter.flush()
+
+    def take(self) -> bytes:
+        """What is buffered (no descriptor)."""
+        return self._formatter.take()
+
+    @property
+    def pending(self) -> int:
+        return self._formatter.pending
