@@ -32,8 +32,8 @@ EXAMPLES = """Examples:
 @app.command(epilog=EXAMPLES)
 def bench(
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the full report here.")] = None,
-    scenarios: Annotated[str, typer.Option(help="Comma-separated scenarios to run: S1,S2,S3,S4,S5,S6,S7.")]
-    = "S1,S2,S3,S4,S5,S6,S7",
+    scenarios: Annotated[str, typer.Option(help="Comma-separated scenarios to run: S1,S2,S3,S4,S5,S6,S7,S8.")]
+    = "S1,S2,S3,S4,S5,S6,S7,S8",
     quick: Annotated[bool, typer.Option("--quick", help="3 rounds of 0.5 s runs, 5 s S5 runs (a few minutes).")]
     = False,
     reps: Annotated[Optional[int], typer.Option(help="Rounds of interleaved runs (default 7; 3 with --quick).")] = None,

@@ -19,10 +19,11 @@ from tracer.bench.s4 import run_s4, s4_targets
 from tracer.bench.s5 import run_s5, s5_targets
 from tracer.bench.s6 import run_s6, s6_targets
 from tracer.bench.s7 import run_s7, s7_targets
+from tracer.bench.s8 import run_s8, s8_targets
 from tracer.capture.session import DEFAULT_TRANSPORT
 from tracer.errors import BpfauditError
 
-SCENARIOS = ("S1", "S2", "S3", "S4", "S5", "S6", "S7")
+SCENARIOS = ("S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8")
 WITH_BUILDS = ("S1", "S2", "S6", "S7")  # the scenarios --baseline-rev measures its build in
 BUILD = Path(__file__).resolve().parents[2] / "build"
 SKIPPED: Dict[str, str] = {}
@@ -51,12 +52,13 @@ class Settings:
     # S7: as S6's (a recorded openat's cost is kernel audit's backlog and auditd's pace as much as the call's)
     open_seconds: float = 1.0  # per S7 run: ~390,000 openats bare here
     open_reps: int = 15
+    s8_seconds: float = 3.0  # per S8 step: the issue-14 acceptance's 3 s at 1,000,000 calls/s
     baseline_rev: Optional[str] = None  # also measure this revision's build in WITH_BUILDS (and the worktree's alike)
 
     @classmethod
     def quick(cls, workload: str, scenarios: List[str]) -> "Settings":
         return cls(workload, scenarios, reps=3, seconds=0.5, s3_seconds=1.0, s4_reps=2, s5_seconds=5.0,
-                   exec_seconds=0.5, exec_reps=5, open_seconds=0.5, open_reps=5)
+                   exec_seconds=0.5, exec_reps=5, open_seconds=0.5, open_reps=5, s8_seconds=1.0)
 
 
 def parse_scenarios(text: str) -> List[str]:
@@ -107,8 +109,10 @@ def _run_bench(settings: Settings, log: Callable[[str], None], tmp: str) -> Dict
     if "S7" in settings.scenarios:
         scenarios.update(run_s7(settings.open_workload, settings.open_target, settings.open_reps, settings.open_seconds,
                                 log, quiet, settings.transport, builds))
+    if "S8" in settings.scenarios:
+        scenarios.update(run_s8(settings.workload, settings.s8_seconds, log, quiet=quiet))
     targets = (s1_targets(scenarios) + s2_targets(scenarios) + s3_targets(scenarios) + s4_targets(scenarios)
-               + s5_targets(scenarios) + s6_targets(scenarios) + s7_targets(scenarios))
+               + s5_targets(scenarios) + s6_targets(scenarios) + s7_targets(scenarios) + s8_targets(scenarios))
     if builds:
         comparison = compare_builds(scenarios, builds[0].label, builds[1].label)
         report["builds"]["comparison"] = comparison  # type: ignore[index]

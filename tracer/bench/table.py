@@ -82,8 +82,19 @@ def steps_table(scenario: Dict) -> Table:
     return t
 
 
+def cpu_table(scenario: Dict) -> Table:
+    """S8's consumers' CPU per 100k records at one rate."""
+    t = Table(title=scenario["title"], title_justify="left")
+    for col in ("consumer", "records", "CPU s", "CPU s per 100k"):
+        t.add_column(col, justify="left" if col == "consumer" else "right")
+    for name, run in scenario["runs"].items():
+        t.add_row(name, f"{run['written']:,}", f"{run['consumer_cpu_s']:.3f}",
+                  f"{scenario['cpu_s_per_100k'][name]:.4f}")
+    return t
+
+
 def targets_table(targets: List[Dict]) -> Table:
-    t = Table(title="Targets (issues 6 and 12)", title_justify="left")
+    t = Table(title="Targets", title_justify="left")
     for col in ("scenario", "check", "measured", "limit", "met", "note"):
         t.add_column(col, justify="right" if col in ("measured", "limit") else "left")
     for g in targets:
@@ -104,6 +115,8 @@ def build_tables(report: Dict) -> List[Table]:
         s = report["scenarios"][name]
         if s.get("kind") == "overload":
             out += overload_tables(s)
+        elif s.get("kind") == "cpu":
+            out.append(cpu_table(s))
         else:
             out.append(steps_table(s) if "steps" in s else config_table(s))
     if report.get("builds", {}).get("comparison"):
