@@ -11,7 +11,7 @@ with "surrogateescape", so the original bytes are always recoverable with
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 
 @dataclass(slots=True)
@@ -109,3 +109,31 @@ class SyscallEvent:
     @property
     def duration_ns(self) -> int:
         return self.exit_ns - self.enter_ns
+
+
+@dataclass
+class EventTally:
+    """What the dashboard counts of a batch of events, counted without an object per event
+    (tracer/formats/native.Tallier): `top` at the ring's rate."""
+
+    events: int = 0
+    failures: int = 0
+    syscalls: Dict[str, int] = field(default_factory=dict)  # syscall name -> events
+    processes: Dict[int, int] = field(default_factory=dict)  # pid -> events
+    labels: Dict[int, Tuple[str, Optional[str]]] = field(default_factory=dict)  # pid -> its last (comm, exe)
+    auids: Dict[int, int] = field(default_factory=dict)
+    keys: Dict[Optional[str], int] = field(default_factory=dict)  # rule key (None: none) -> events
+    tail: List[Callable[[], Optional[SyscallEvent]]] = field(default_factory=list)  # the last events, decoded on demand
+    # events user space decided: counted as events (they are in `tail` already, in their place)
+    decided: List[SyscallEvent] = field(default_factory=list)
+
+    def merge(self, other: "EventTally") -> None:
+        self.events += other.events
+        self.failures += other.failures
+        for mine, theirs in ((self.syscalls, other.syscalls), (self.processes, other.processes),
+                             (self.auids, other.auids), (self.keys, other.keys)):
+            for k, n in theirs.items():
+                mine[k] = mine.get(k, 0) + n
+        self.labels.update(other.labels)
+        self.tail.extend(other.tail)
+        self.decided.extend(other.decided)

@@ -13,7 +13,7 @@ from functools import partial
 from typing import Deque, Dict, List, Optional, Sequence, Set, Tuple
 
 from tracer.errors import BpfauditError
-from tracer.capture.events import SyscallEvent
+from tracer.capture.events import EventTally, SyscallEvent
 from tracer.capture.layout import layout
 from tracer.capture.loader import Filters, Program, load_program
 from tracer.capture.perf_ring import SAMPLE_DATA_OFFSET, PerfRings, online_cpus
@@ -296,6 +296,14 @@ class CaptureSession:
             for key, n in keys.items():
                 by_key[key] += n
         return by_key
+
+    def poll_tally(self, tallier, timeout_ms: Optional[int] = None) -> EventTally:
+        """Like poll(), but what `tallier` (tracer/formats/native.Tallier) counts of the events:
+        the dashboard's view of them, without an object per event."""
+        total = EventTally()
+        for t in self._consume(timeout_ms, lambda cpu, batch: tallier.tally(batch)):
+            total.merge(t)
+        return total
 
     def _consume(self, timeout_ms: Optional[int], handle):
         """handle(cpu, batch) of each batch arrived so far (after waiting up to timeout_ms), with the

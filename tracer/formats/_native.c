@@ -1437,6 +1437,273 @@ out:
 	return result;
 }
 
+/* -- tallies for the dashboard ---------------------------------------------- */
+
+/*
+ * What `top` counts of a batch, without an object per event: events, failures, and counts by
+ * syscall, process (with its last comm and exe), login uid and rule. Consecutive events
+ * mostly share each of these, so a count is kept for the current run of equal values and
+ * added to its dict when the value changes.
+ */
+struct run {
+	int active;
+	unsigned long long key, count;
+};
+
+static int run_flush(struct run *r, PyObject *dict)
+{
+	if (!r->active || !r->count)
+		return 0;
+	PyObject *k = PyLong_FromUnsignedLongLong(r->key);
+	if (!k)
+		return -1;
+	PyObject *old = PyDict_GetItemWithError(dict, k);
+	unsigned long long n = r->count;
+	if (old)
+		n += PyLong_AsUnsignedLongLong(old);
+	PyObject *v = PyErr_Occurred() ? NULL : PyLong_FromUnsignedLongLong(n);
+	int rc = v ? PyDict_SetItem(dict, k, v) : -1;
+	Py_DECREF(k);
+	Py_XDECREF(v);
+	r->count = 0;
+	return rc;
+}
+
+static inline int run_add(struct run *r, unsigned long long key, PyObject *dict)
+{
+	if (r->active && r->key != key && run_flush(r, dict) < 0)
+		return -1;
+	r->active = 1;
+	r->key = key;
+	r->count++;
+	return 0;
+}
+
+struct tail_entry {
+	const uint8_t *p;
+	size_t n;
+	unsigned long long serial;
+	int back;	/* handed back: user space decides whether it is an event */
+};
+
+struct tally;
+static void tail_add(struct tally *t, const uint8_t *raw, size_t n, unsigned long long serial, int back);
+
+struct tally {
+	unsigned long long n, failures;
+	struct run sys, auid, proc;
+	PyObject *syscalls, *auids, *procs, *labels, *back;
+	struct text comm, exe;		/* the current process run's last comm and exe, in the batch's memory */
+	struct tail_entry *tail;
+	Py_ssize_t tail_cap, tail_len, tail_at;
+};
+
+/* the label (comm, exe) of the process run being counted */
+static int label_flush(struct tally *t)
+{
+	if (!t->proc.active)
+		return 0;
+	PyObject *k = PyLong_FromUnsignedLongLong(t->proc.key);
+	PyObject *v = Py_BuildValue("(y#N)", (const char *)t->comm.p, (Py_ssize_t)t->comm.n,
+				    t->exe.present ? PyBytes_FromStringAndSize((const char *)t->exe.p, t->exe.n)
+						   : Py_NewRef(Py_None));
+	int rc = k && v ? PyDict_SetItem(t->labels, k, v) : -1;
+	Py_XDECREF(k);
+	Py_XDECREF(v);
+	return rc;
+}
+
+static int tally_sample(Formatter *self, struct tally *t, const uint8_t *raw, size_t n)
+{
+	struct event e;
+	int r;
+
+	self->delivered++;
+	if (n < BA_RECORD_HDR_SIZE || n > BA_EVENT_MAX + 8) {
+		self->malformed++;
+		return 0;
+	}
+	memset(&e, 0, offsetof(struct event, paths));
+	e.npaths = e.nobjs = e.has_execve = e.has_caps = e.ncut = e.cut_overflow = 0;
+	memcpy(&e.h, raw, sizeof(e.h));
+	if ((long long)e.h.cpu != self->cur_cpu && seq_load(self, e.h.cpu, e.h.seq) < 0)
+		return -1;
+	if (e.h.seq > self->expect)
+		self->gaps += e.h.seq - self->expect;
+	self->expect = e.h.seq + 1;
+	if (e.h.version != BA_SCHEMA_VERSION || e.h.size < BA_RECORD_HDR_SIZE || e.h.size > n) {
+		self->malformed++;
+		return 0;
+	}
+	r = parse_items(raw, e.h.size, &e);
+	if (r == MALFORMED) {
+		self->malformed++;
+		return 0;
+	}
+	self->serial++;
+	if ((e.h.flags & BA_REC_USERSPACE_CHECK) && self->decide) {
+		/* the reference decides it: handed back whole (and kept in its place in the tail) */
+		PyObject *item = Py_BuildValue("(y#K)", (const char *)raw, (Py_ssize_t)n, self->serial);
+		int rc = item ? PyList_Append(t->back, item) : -1;
+		Py_XDECREF(item);
+		tail_add(t, raw, n, self->serial, 1);
+		return rc;
+	}
+	if ((e.h.flags & BA_REC_OBJS_CUT) && !has_cut(&e, "objs"))
+		add_cut(&e, "objs", 0);
+	if (e.ncut)
+		self->cut++;
+	const uint8_t *comm = raw + offsetof(struct ba_record, comm);	/* in the batch, not this copy */
+	const uint8_t *nul = memchr(comm, 0, sizeof(e.h.comm));
+	t->n++;
+	t->failures += !(e.h.exit < -4095 || e.h.exit >= 0);
+	if (run_add(&t->sys, (unsigned long long)e.h.arch << 32 | e.h.syscall, t->syscalls) < 0 ||
+	    run_add(&t->auid, e.h.auid, t->auids) < 0)
+		return -1;
+	if (t->proc.active && t->proc.key != e.h.pid && label_flush(t) < 0)
+		return -1;
+	if (run_add(&t->proc, e.h.pid, t->procs) < 0)
+		return -1;
+	t->comm = (struct text){comm, nul ? (uint32_t)(nul - comm) : (uint32_t)sizeof(e.h.comm), 1};
+	t->exe = e.exe;	/* points into the sample: valid for the whole call */
+	Py_ssize_t nkeys = PyTuple_GET_SIZE(self->keys) - 1;
+	self->by_rule[e.h.rule < nkeys ? e.h.rule : nkeys]++;
+	tail_add(t, raw, n, self->serial, 0);
+	return 0;
+}
+
+static void tail_add(struct tally *t, const uint8_t *raw, size_t n, unsigned long long serial, int back)
+{
+	if (!t->tail_cap)
+		return;
+	t->tail[t->tail_at] = (struct tail_entry){raw, n, serial, back};
+	t->tail_at = (t->tail_at + 1) % t->tail_cap;
+	if (t->tail_len < t->tail_cap)
+		t->tail_len++;
+}
+
+/*
+ * tally(samples | chunk, next_seq, stride, offset, count, tail) ->
+ *     ((delivered, malformed, gaps, cut, by_rule),
+ *      (events, failures, syscalls, auids, processes, labels, tail, back))
+ *
+ * syscalls: {arch << 32 | nr: count}; auids: {auid: count}; processes: {pid: count};
+ * labels: {pid: (comm bytes, exe bytes or None)}; tail: the last `tail` samples, [(raw, serial, handed back)];
+ * back: the samples user space must decide, [(raw, serial)], not counted in the rest.
+ */
+static PyObject *Formatter_tally(Formatter *self, PyObject *args)
+{
+	PyObject *source, *next_seq, *result = NULL, *tail_list = NULL, *counts = NULL, *seq = NULL;
+	Py_ssize_t stride = 0, offset = 0, count = -1, tail = 0;
+	Py_buffer view = {0};
+	struct tally t;
+	int failed = 0;
+
+	if (!PyArg_ParseTuple(args, "OO!nnnn", &source, &PyDict_Type, &next_seq, &stride, &offset, &count, &tail))
+		return NULL;
+	memset(&t, 0, sizeof(t));
+	t.syscalls = PyDict_New();
+	t.auids = PyDict_New();
+	t.procs = PyDict_New();
+	t.labels = PyDict_New();
+	t.back = PyList_New(0);
+	t.tail_cap = tail < 0 ? 0 : tail > 65536 ? 65536 : tail;
+	t.tail = t.tail_cap ? PyMem_Calloc(t.tail_cap, sizeof(*t.tail)) : NULL;
+	self->by_rule = PyMem_Calloc(PyTuple_GET_SIZE(self->keys), sizeof(*self->by_rule));
+	if (!t.syscalls || !t.auids || !t.procs || !t.labels || !t.back || (t.tail_cap && !t.tail) || !self->by_rule) {
+		if (!PyErr_Occurred())
+			PyErr_NoMemory();
+		goto out;
+	}
+	self->next_seq = next_seq;
+	self->cur_cpu = -1;
+	self->expect = 0;
+	self->delivered = self->malformed = self->gaps = self->cut = 0;
+	if (stride) {
+		if (PyObject_GetBuffer(source, &view, PyBUF_SIMPLE) < 0)
+			goto out;
+		if (stride <= offset) {
+			PyErr_SetString(PyExc_ValueError, "stride must exceed offset");
+			goto out;
+		}
+		const uint8_t *p = view.buf;
+		Py_ssize_t len = view.len;
+		if (count >= 0 && count * stride < len)
+			len = count * stride;
+		for (Py_ssize_t i = 0; i + stride <= len && !failed; i += stride)
+			failed = tally_sample(self, &t, p + i + offset, stride - offset) < 0;
+		Py_ssize_t rest = len % stride;
+		if (!failed && rest)
+			failed = tally_sample(self, &t, p + len - rest + (rest > offset ? offset : rest),
+					      rest > offset ? rest - offset : 0) < 0;
+	} else {
+		/* the samples stay alive in `seq` (a list's items, or its own tuple) for the whole call */
+		seq = PySequence_Fast(source, "samples: a sequence of bytes");
+		if (!seq)
+			goto out;
+		for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq) && !failed; i++) {
+			PyObject *one = PySequence_Fast_GET_ITEM(seq, i);
+			if (!PyBytes_Check(one)) {
+				PyErr_SetString(PyExc_TypeError, "samples: bytes");
+				failed = 1;
+				break;
+			}
+			failed = tally_sample(self, &t, (const uint8_t *)PyBytes_AS_STRING(one), PyBytes_GET_SIZE(one)) < 0;
+		}
+	}
+	if (!failed)
+		failed = label_flush(&t) < 0 || run_flush(&t.sys, t.syscalls) < 0 || run_flush(&t.auid, t.auids) < 0 ||
+			 run_flush(&t.proc, t.procs) < 0;
+	if (!failed) {
+		tail_list = PyList_New(0);
+		for (Py_ssize_t i = 0; tail_list && i < t.tail_len && !failed; i++) {
+			struct tail_entry *te = &t.tail[(t.tail_at - t.tail_len + i + t.tail_cap) % t.tail_cap];
+			PyObject *item = Py_BuildValue("(y#Ki)", (const char *)te->p, (Py_ssize_t)te->n, te->serial, te->back);
+			failed = !item || PyList_Append(tail_list, item) < 0;
+			Py_XDECREF(item);
+		}
+		failed = failed || !tail_list;
+	}
+	if (self->cur_cpu >= 0) {
+		PyObject *k = PyLong_FromLongLong(self->cur_cpu), *v = PyLong_FromUnsignedLongLong(self->expect);
+		if (!k || !v || PyDict_SetItem(next_seq, k, v) < 0)
+			failed = 1;
+		Py_XDECREF(k);
+		Py_XDECREF(v);
+	}
+	if (!failed) {
+		counts = PyList_New(PyTuple_GET_SIZE(self->keys));
+		for (Py_ssize_t i = 0; counts && i < PyTuple_GET_SIZE(self->keys); i++) {
+			PyObject *v = PyLong_FromUnsignedLongLong(self->by_rule[i]);
+			if (!v) {
+				Py_CLEAR(counts);
+				break;
+			}
+			PyList_SET_ITEM(counts, i, v);
+		}
+		if (counts)
+			result = Py_BuildValue("((KKKKO)(KKOOOOOO))", self->delivered, self->malformed, self->gaps, self->cut,
+					       counts, t.n, t.failures, t.syscalls, t.auids, t.procs, t.labels, tail_list,
+					       t.back);
+	}
+out:
+	if (view.obj)
+		PyBuffer_Release(&view);
+	Py_XDECREF(counts);
+	Py_XDECREF(tail_list);
+	Py_XDECREF(seq);
+	Py_XDECREF(t.syscalls);
+	Py_XDECREF(t.auids);
+	Py_XDECREF(t.procs);
+	Py_XDECREF(t.labels);
+	Py_XDECREF(t.back);
+	PyMem_Free(t.tail);
+	PyMem_Free(self->by_rule);
+	self->by_rule = NULL;
+	self->next_seq = NULL;
+	return result;
+}
+
 /* flush(): writes the buffered text to fd */
 static PyObject *Formatter_flush(Formatter *self, PyObject *unused)
 {
@@ -1503,6 +1770,8 @@ static PyMethodDef Formatter_methods[] = {
 	{"format", (PyCFunction)Formatter_format, METH_VARARGS,
 	 "format(samples | chunk, next_seq[, stride, offset, count]) -> (delivered, malformed, gaps, cut, by_rule)"},
 	{"flush", (PyCFunction)Formatter_flush, METH_NOARGS, "writes the buffered text to fd"},
+	{"tally", (PyCFunction)Formatter_tally, METH_VARARGS,
+	 "tally(samples | chunk, next_seq, stride, offset, count, tail) -> (counts, tally): top's counts of a batch"},
 	{"take", (PyCFunction)Formatter_take, METH_NOARGS, "the buffered text (bytes), handed over"},
 	{NULL},
 };

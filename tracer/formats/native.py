@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional, Tuple, Union
 
+from tracer.capture.events import EventTally
 from tracer.capture.layout import layout
 from tracer.capture.names import GETNAME_ORDER, call_name
 from tracer.capture.reader import RecordDecoder
@@ -123,3 +124,85 @@ class NativeWriter:
     @property
     def pending(self) -> int:
         return self._formatter.pending
+
+
+class Tallier:
+    """Counts a capture's batches for the dashboard (EventTally) with the compiled core: no object
+    per event. Events user space must decide are decoded and decided by the capture's
+    RecordDecoder; the last `tail` events of a batch are kept raw and decoded only if shown."""
+
+    def __init__(self, decoder: RecordDecoder, tail: int = 200):
+        if not available():
+            raise RuntimeError(NOT_BUILT)
+        self._decoder = decoder
+        self._tail = tail
+        self._keys = list(decoder._keys) + [None]
+        self._names: Dict[int, str] = {}
+        self._texts: Dict[bytes, str] = {}
+        self._core = _native.Formatter(json=False, wall=decoder._mono_to_wall, serial=decoder._serial,
+                                       keys=tuple(b"" for _ in self._keys), call_info=_call_info,
+                                       decide=decoder._decide is not None, hand_back=None)
+
+    def _text(self, raw: bytes) -> str:
+        text = self._texts.get(raw)
+        if text is None:
+            if len(self._texts) > 4096:
+                self._texts.clear()
+            text = self._texts[raw] = raw.decode("utf-8", "surrogateescape")
+        return text
+
+    def _decode_one(self, raw: bytes, serial: int, keep_counts: bool):
+        """The event of one sample under its serial; `keep_counts`: leave the decoder's counters
+        as they were (a tail event is counted already)."""
+        d = self._decoder
+        saved = (d._serial, d.cut, d.userspace_filtered)
+        d._serial = serial - 1
+        try:
+            events = d._decode((raw,), account=False)
+        finally:
+            if keep_counts:
+                d._serial, d.cut, d.userspace_filtered = saved
+            else:
+                d._serial = saved[0]
+        return events[0] if events else None
+
+    def tally(self, source: Source) -> EventTally:
+        d, core = self._decoder, self._core
+        core.serial = d._serial
+        if type(source) is tuple:
+            chunk, stride, offset = source[:3]
+            count = source[3] if len(source) > 3 else -1
+            counts, t = core.tally(chunk, d._next_seq, stride, offset, count, 2 * self._tail)
+        else:
+            counts, t = core.tally(source if type(source) is list else list(source), d._next_seq, 0, 0, -1,
+                                   2 * self._tail)
+        d._serial = core.serial
+        delivered, malformed, gaps, cut, by_rule = counts
+        d.delivered += delivered
+        d.malformed += malformed
+        d.seq_gaps += gaps
+        d.cut += cut
+        n, failures, syscalls, auids, procs, labels, tail, back = t
+        out = EventTally(events=n, failures=failures, auids=auids, processes=procs)
+        names = self._names
+        for key, c in syscalls.items():
+            name = names.get(key)
+            if name is None:
+                name = names[key] = syscall_name(key >> 32, key & 0xFFFFFFFF)
+            out.syscalls[name] = out.syscalls.get(name, 0) + c
+        for pid, (comm, exe) in labels.items():
+            out.labels[pid] = (self._text(comm), None if exe is None else self._text(exe))
+        for key, c in zip(self._keys, by_rule):
+            if c:
+                out.keys[key] = out.keys.get(key, 0) + c
+        decided = {}
+        for raw, serial in back:
+            ev = decided[serial] = self._decode_one(raw, serial, False)
+            if ev is not None:
+                out.decided.append(ev)
+        # twice the tail is kept raw, so that events user space filtered out leave room (the tail
+        # comes short only when more than `tail` of the last 2 * `tail` samples were filtered)
+        out.tail = [(lambda ev=decided[serial]: ev) if was_back else
+                    (lambda raw=raw, serial=serial: self._decode_one(raw, serial, True))
+                    for raw, serial, was_back in tail if not was_back or decided[serial] is not None][-self._tail:]
+        return out

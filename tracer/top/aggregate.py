@@ -6,9 +6,9 @@ from __future__ import annotations
 import errno
 import pwd
 from collections import deque
-from typing import Callable, Deque, Dict, Iterable, Mapping, Optional, Tuple
+from typing import Callable, Deque, Dict, List, Mapping, Optional, Tuple
 
-from tracer.capture.events import SyscallEvent
+from tracer.capture.events import EventTally, SyscallEvent
 from tracer.top.counters import SecondBuckets, TopCounter
 from tracer.top.snapshot import KernelAudit, LossCounter, Snapshot, TailRow, TopRow, TopTable
 
@@ -132,13 +132,18 @@ class Aggregator:
             for c in (self.syscalls, self.processes, self.auids, self.keys):
                 c.roll(passed)
 
-    def feed(self, events: Iterable[SyscallEvent], now: float) -> None:
-        """Count a batch that arrived at `now` (the source's clock)."""
+    def feed(self, events, now: float, tail: bool = True) -> None:
+        """Count a batch that arrived at `now` (the source's clock): SyscallEvents, or an
+        EventTally (a live capture's batch counted by the compiled core). `tail`: also add the
+        events to the tail."""
+        if isinstance(events, EventTally):
+            self._feed_tally(events, now)
+            return
         self.tick(now)
         n = 0
         failures = 0
         syscalls, processes, auids, keys = self.syscalls, self.processes, self.auids, self.keys
-        tail = self.tail
+        tail = self.tail if tail else None
         for ev in events:
             n += 1
             if not ev.success:
@@ -147,10 +152,28 @@ class Aggregator:
             processes.add(ev.pid, (ev.comm, ev.exe))
             auids.add(ev.auid)
             keys.add(ev.key)
-            tail.append(ev)
+            if tail is not None:
+                tail.append(ev)
         self.events += n
         self.failures += failures
         self.per_second.add(n)
+
+    def _feed_tally(self, t: EventTally, now: float) -> None:
+        self.tick(now)
+        for name, n in t.syscalls.items():
+            self.syscalls.add(name, None, n)
+        for pid, n in t.processes.items():
+            self.processes.add(pid, t.labels.get(pid), n)
+        for auid, n in t.auids.items():
+            self.auids.add(auid, None, n)
+        for key, n in t.keys.items():
+            self.keys.add(key, None, n)
+        self.tail.extend(t.tail[-(self.tail.maxlen or 0):])  # decoded when shown (snapshot())
+        self.events += t.events
+        self.failures += t.failures
+        self.per_second.add(t.events)
+        if t.decided:
+            self.feed(t.decided, now, tail=False)
 
     def observe_losses(self, losses: Optional[Mapping[str, int]], now: float) -> None:
         """Sample the source's cumulative loss counters (None: it has none)."""
@@ -228,7 +251,7 @@ class Aggregator:
                 backlog_limit=kaudit.backlog_limit,
                 enabled=kaudit.enabled,
             )
-        recent = list(self.tail)[-tail:] if tail else []
+        recent = self._recent(tail)
         return Snapshot(
             now=now,
             uptime=max(0.0, now - self.start),
@@ -267,6 +290,23 @@ class Aggregator:
             paused=paused,
             finished=self.finished,
         )
+
+    def _recent(self, n: int) -> List[SyscallEvent]:
+        """The last `n` events of the tail, decoding the ones a tally left raw (once: kept decoded)."""
+        if not n:
+            return []
+        tail = self.tail
+        start = max(0, len(tail) - n)
+        out = []
+        for i in range(start, len(tail)):
+            ev = tail[i]
+            if not isinstance(ev, SyscallEvent):
+                ev = ev()
+                if ev is None:  # not decodable after all: shown as nothing
+                    continue
+                tail[i] = ev
+            out.append(ev)
+        return out
 
     def tracked(self) -> Dict[str, int]:
         """Sizes of every structure that grows with input (for memory tests)."""

@@ -65,21 +65,22 @@ class TopCounter:
         self.recent: Deque[Dict[Hashable, int]] = deque(maxlen=window)  # completed seconds
         self.seconds_seen = 0  # completed seconds, to divide rates early in a run
 
-    def add(self, key: Hashable, label: object = None) -> None:
+    def add(self, key: Hashable, label: object = None, count: int = 1) -> None:
+        """`count` records of `key` (its label, when given, replaces the last one)."""
         counts = self.counts
         n = counts.get(key)
         if n is None:
-            counts[key] = 1
+            counts[key] = count
             if len(counts) > 2 * self.cap:
                 self._prune()
                 if key not in counts:
                     return
         else:
-            counts[key] = n + 1
+            counts[key] = n + count
         if label is not None:
             self.labels[key] = label
         cur = self.current
-        cur[key] = cur.get(key, 0) + 1
+        cur[key] = cur.get(key, 0) + count
 
     def roll(self, seconds: int = 1) -> None:
         """Close the current second (and `seconds - 1` empty ones)."""

@@ -73,7 +73,7 @@ def run_top(
                         break
                     timeout = int(max(0.0, min(next_draw - mono, 0.1)) * 1000)
                     events = source.poll(timeout)
-                    if pid is not None:
+                    if pid is not None and isinstance(events, list):  # a tally is filtered in BPF
                         events = [e for e in events if e.pid == pid]
                     now = source.clock()
                     agg.feed(events, now)
@@ -113,7 +113,7 @@ def run_top(
         if not interactive:
             # drain what is in flight so the printed totals add up
             events = source.poll(0)
-            if pid is not None:
+            if pid is not None and isinstance(events, list):
                 events = [e for e in events if e.pid == pid]
             agg.feed(events, source.clock())
         agg.observe_losses(source.losses(), source.clock())

@@ -39,6 +39,7 @@ class LiveSource:
         self.finished = ""
         self._cap = None
         self._ctx = None
+        self._tallier = None
 
     def __enter__(self) -> "LiveSource":
         try:
@@ -53,6 +54,11 @@ class LiveSource:
         self._ctx = open_capture(CaptureOptions(**options))
         self._cap = self._ctx.__enter__()
         self.transport = str(getattr(self._cap, "transport", "live capture"))
+        from tracer.formats import native
+
+        # a capture that can count batches in the compiled core is polled for tallies
+        counts_batches = native.available() and hasattr(self._cap, "poll_tally")
+        self._tallier = native.Tallier(self._cap.decoder) if counts_batches else None
         return self
 
     def __exit__(self, *exc) -> Optional[bool]:
@@ -64,7 +70,10 @@ class LiveSource:
     def clock(self) -> float:
         return time.time()
 
-    def poll(self, timeout_ms: int) -> List[SyscallEvent]:
+    def poll(self, timeout_ms: int):
+        """The events arrived: counted by the compiled core (an EventTally) when it is built."""
+        if self._tallier is not None:
+            return self._cap.poll_tally(self._tallier, timeout_ms=timeout_ms)
         return self._cap.poll(timeout_ms=timeout_ms)
 
     def losses(self) -> Optional[dict]:
