@@ -271,3 +271,25 @@ def test_hand_back_order_kept_at_volume():
         else:
             raws.append(samples.sample(syscall=NR["getppid"], seq=i + 1, pid=os.getpid()))
     check(raws, batches=3)
+
+
+def test_event_time_repr_is_pythons():
+    """JSON "time" is repr(float): the compiled shortest-digits search agrees with Python's dtoa on
+    event times and on the edges of its range (binade boundaries, whole numbers, halves)."""
+    import random
+    from tracer.formats import _native
+
+    rng = random.Random(14)
+    values = [rng.uniform(2 ** 22, 2 ** 53) for _ in range(20000)]
+    values += [rng.randrange(10 ** 15) / 1e9 + 1796527020.1234567 for _ in range(20000)]
+    values += [float(i) + f for i in range(4194304, 4194304 + 500) for f in (0.0, 0.5, 0.25, 0.1)]
+    for e in range(22, 54):
+        bits = struct.unpack("<q", struct.pack("<d", 2.0 ** e))[0]
+        values += [struct.unpack("<d", struct.pack("<q", bits + d))[0] for d in range(-5, 6)]
+    handled = 0
+    for v in values:
+        got = _native.time_repr(v)
+        if got is not None:  # outside its range: Python's own repr is used
+            assert got == repr(v), v
+            handled += 1
+    assert handled > len(values) * 0.99

@@ -17,6 +17,8 @@
 #include <stdint.h>
 #include <string.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <linux/types.h>	/* __u8 .. __s64, as the BPF side has them */
@@ -230,25 +232,29 @@ static int fast_repr(double t, char *out)
 	}
 	if (!found_any)
 		return 0;
-	/* best / 4 is the decimal, a multiple of 10^(j-1) units of 10^-k */
-	u128 D = best / 4;
-	uint64_t ip = (uint64_t)(D / POW10[k]);
-	u128 frac = D % POW10[k];
-	int n = snprintf(out, 32, "%llu.", (unsigned long long)ip);
-	if (frac == 0) {
-		out[n++] = '0';
-	} else {
-		char digits[40];
-		for (int i = k - 1; i >= 0; i--) {
-			digits[i] = '0' + (int)(frac % 10);
-			frac /= 10;
-		}
-		int last = k;
-		while (last > 0 && digits[last - 1] == '0')
-			last--;
-		memcpy(out + n, digits, last);
-		n += last;
+	/* best / 4 is the decimal: q * 10^jf units of 10^-k, jf the last step that had one */
+	int jf = j - 1;
+	uint64_t q = (uint64_t)(best / 4 / POW10[jf]);	/* at most 17 digits: fits */
+	int n;
+	if (jf >= k) {	/* a whole number */
+		n = fmt_u64(out, q * (uint64_t)POW10[jf - k]);
+		memcpy(out + n, ".0", 3);
+		return n + 2;
 	}
+	int fd = k - jf;	/* digits after the point */
+	if (fd > 19)
+		return 0;
+	uint64_t scale = (uint64_t)POW10[fd];
+	n = fmt_u64(out, q / scale);
+	out[n++] = '.';
+	uint64_t frac = q % scale;
+	char digits[20];
+	for (int i = fd - 1; i >= 0; i--, frac /= 10)
+		digits[i] = '0' + frac % 10;
+	while (fd > 1 && digits[fd - 1] == '0')
+		fd--;
+	memcpy(out + n, digits, fd);
+	n += fd;
 	out[n] = 0;
 	return n;
 }
@@ -535,6 +541,9 @@ typedef struct {
 	PyObject *hand_back;	/* callable (raw sample, serial) -> its text (bytes), by the Python reference */
 	int fd;			/* where the text goes, or -1: kept for take() */
 	unsigned long long written;	/* bytes written to fd */
+	int behind_ok;		/* fd is a regular file: write_behind() runs */
+	unsigned long long behind;	/* bytes of `written` started to disk */
+	off_t file_start;	/* fd's offset when the formatter took it */
 	struct buf out;		/* text not yet written */
 	struct memo ident, cwd, proctitle;	/* the last text of each, and what it was made from */
 	char *keybuf;		/* scratch for a memo key: a struct ident and a name */
@@ -591,6 +600,14 @@ static int Formatter_init(Formatter *self, PyObject *args, PyObject *kw)
 	Py_INCREF(hand_back);
 	Py_XSETREF(self->hand_back, hand_back);
 	self->fd = fd;
+	self->written = self->behind = 0;
+	{
+		struct stat st;
+		self->behind_ok = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+		self->file_start = self->behind_ok ? lseek(fd, 0, SEEK_CUR) : 0;
+		if (self->file_start < 0)
+			self->behind_ok = 0;
+	}
 	if (!self->keybuf && !(self->keybuf = PyMem_Malloc(sizeof(struct ident) + BA_EVENT_MAX + 8))) {
 		PyErr_NoMemory();
 		return -1;
@@ -1222,6 +1239,33 @@ static int format_json(Formatter *self, const struct event *e, const struct path
 /* -- the batch ----------------------------------------------------------------- */
 
 #define WRITE_AT (1 << 20)	/* text is written to fd in blocks of at least this much */
+#define BEHIND (8 << 20)	/* a file's text is started to disk a chunk this size at a time */
+
+/*
+ * Write-behind for a regular file: each BEHIND bytes written are started to disk, and the
+ * chunk before (whose writeback has had a chunk's time to finish) is waited for and dropped
+ * from the page cache, as log writers do (PostgreSQL's *_flush_after). The trail reaches the
+ * disk within two chunks, its pages are not left to crowd the page cache, and the freed pages
+ * are the next ones written: measured, writing into pages the machine has not touched lately
+ * costs the consumer up to 3x more (the copy into the page cache dominates at 1M records/s).
+ */
+static void write_behind(Formatter *self)
+{
+	while (self->written - self->behind >= BEHIND) {
+		off_t start = self->file_start + self->behind;
+		if (sync_file_range(self->fd, start, BEHIND, SYNC_FILE_RANGE_WRITE) < 0) {
+			self->behind_ok = 0;	/* not a file this works on: never again */
+			return;
+		}
+		if (self->behind >= BEHIND) {
+			off_t prev = start - BEHIND;
+			sync_file_range(self->fd, prev, BEHIND,
+					SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+			posix_fadvise(self->fd, prev, BEHIND, POSIX_FADV_DONTNEED);
+		}
+		self->behind += BEHIND;
+	}
+}
 
 /* Writes the buffered text to fd, all of it (a signal's EINTR retried once its handler ran) */
 static int write_out(Formatter *self)
@@ -1248,6 +1292,11 @@ static int write_out(Formatter *self)
 	}
 	self->written += done;
 	self->out.len = 0;
+	if (self->behind_ok) {
+		Py_BEGIN_ALLOW_THREADS
+		write_behind(self);
+		Py_END_ALLOW_THREADS
+	}
 	return 0;
 }
 
