@@ -293,3 +293,22 @@ def test_event_time_repr_is_pythons():
             assert got == repr(v), v
             handled += 1
     assert handled > len(values) * 0.99
+
+
+@pytest.mark.parametrize("fmt", ["audit", "json"])
+def test_serials_across_a_carry_and_a_hand_back(fmt):
+    """Serials are written from the last one's text plus one: across 99..9 -> 100..0, and after a
+    handed-back sample, they are the reference's."""
+    raws = [samples.sample(syscall=NR["getppid"], seq=i + 1) for i in range(6)]
+    raws.insert(3, samples.sample(paths=["/a", "/b"], syscall=NR["rename"], seq=50))
+    ref = RecordDecoder(RULES, None, slash_fix=True)
+    ref._serial = 99_997
+    render = audit_text.format_event if fmt == "audit" else jsonl.format_event
+    want = "".join(render(ev) for ev in ref.decode_batch(-1, raws)).encode()
+    got_dec = RecordDecoder(RULES, None, slash_fix=True)
+    got_dec._mono_to_wall, got_dec._serial = ref._mono_to_wall, 99_997
+    w = native.NativeWriter(got_dec, fmt)
+    w.format(raws[:2])
+    w.format(raws[2:])
+    assert w.take() == want
+    assert b":100000)" in want or b'"serial":100000,' in want

@@ -545,7 +545,10 @@ typedef struct {
 	unsigned long long behind;	/* bytes of `written` started to disk */
 	off_t file_start;	/* fd's offset when the formatter took it */
 	struct buf out;		/* text not yet written */
-	struct memo ident, cwd, proctitle;	/* the last text of each, and what it was made from */
+	struct memo ident, cwd, proctitle, args;	/* the last text of each, and what it was made from */
+	char serial_txt[24];	/* serial_of's decimal text: the next serial is one more */
+	int serial_len;
+	unsigned long long serial_of;
 	char *keybuf;		/* scratch for a memo key: a struct ident and a name */
 	/* the batch being read */
 	PyObject *next_seq;	/* the decoder's dict cpu -> next expected seq */
@@ -565,6 +568,7 @@ static void Formatter_dealloc(Formatter *self)
 	memo_free(&self->ident);
 	memo_free(&self->cwd);
 	memo_free(&self->proctitle);
+	memo_free(&self->args);
 	PyMem_Free(self->keybuf);
 	Py_TYPE(self)->tp_free((PyObject *)self);
 }
@@ -615,6 +619,8 @@ static int Formatter_init(Formatter *self, PyObject *args, PyObject *kw)
 	memo_free(&self->ident);	/* a re-init may change the format */
 	memo_free(&self->cwd);
 	memo_free(&self->proctitle);
+	memo_free(&self->args);
+	self->serial_len = 0;
 	Py_XSETREF(self->calls, PyDict_New());
 	return self->calls ? 0 : -1;
 }
@@ -899,6 +905,28 @@ static int simple_path_items(const struct event *e, const struct call *c, struct
 
 /* -- audit text ------------------------------------------------------------ */
 
+/* the current serial's decimal text: the last one's, plus one, mostly */
+static const char *serial_text(Formatter *self, int *len)
+{
+	if (self->serial_len && self->serial == self->serial_of + 1) {
+		int i = self->serial_len - 1;
+		while (i >= 0 && self->serial_txt[i] == '9')
+			self->serial_txt[i--] = '0';
+		if (i >= 0) {
+			self->serial_txt[i]++;
+		} else {	/* 99..9 + 1: one digit more */
+			memmove(self->serial_txt + 1, self->serial_txt, self->serial_len);
+			self->serial_txt[0] = '1';
+			self->serial_len++;
+		}
+	} else {
+		self->serial_len = fmt_u64(self->serial_txt, self->serial);
+	}
+	self->serial_of = self->serial;
+	*len = self->serial_len;
+	return self->serial_txt;
+}
+
 static size_t proctitle_key(const struct event *e, char *out)
 {
 	out[0] = e->setproctitle;
@@ -949,7 +977,10 @@ static int format_audit(Formatter *self, const struct event *e, const struct pat
 	head[hlen++] = '0' + millis / 10 % 10;
 	head[hlen++] = '0' + millis % 10;
 	head[hlen++] = ':';
-	hlen += fmt_u64(head + hlen, self->serial);
+	int slen;
+	const char *stxt = serial_text(self, &slen);
+	memcpy(head + hlen, stxt, slen);
+	hlen += slen;
 	memcpy(head + hlen, "): ", 3);
 	hlen += 3;
 
@@ -962,10 +993,18 @@ static int format_audit(Formatter *self, const struct event *e, const struct pat
 	int ok = h->exit < -4095 || h->exit >= 0;
 	if ((ok ? PUTS(b, " success=yes exit=") : PUTS(b, " success=no exit=")) < 0 || put_s64(b, h->exit) < 0)
 		return -1;
-	for (int i = 0; i < 4; i++) {
-		char a[5] = {' ', 'a', '0' + i, '=', 0};
-		if (put(b, a, 4) < 0 || put_hex(b, h->args[i]) < 0)
+	/* " a0=.. a3=..": a loop's calls mostly pass the same */
+	size_t astart = b->len;
+	if (memo_hit(&self->args, h->args, 4 * sizeof(h->args[0]))) {
+		if (put(b, self->args.val, self->args.vlen) < 0)
 			return -1;
+	} else {
+		for (int i = 0; i < 4; i++) {
+			char a[5] = {' ', 'a', '0' + i, '=', 0};
+			if (put(b, a, 4) < 0 || put_hex(b, h->args[i]) < 0)
+				return -1;
+		}
+		memo_keep(&self->args, h->args, 4 * sizeof(h->args[0]), b, astart);
 	}
 	if (PUTS(b, " items=") < 0 || put_u64(b, nitems) < 0)
 		return -1;
@@ -1117,18 +1156,30 @@ static int format_json(Formatter *self, const struct event *e, const struct path
 			return -1;
 	}
 #define NUM(name, value) (PUTS(b, ",\"" name "\":") < 0 || put_u64(b, value) < 0)
-	if (NUM("serial", self->serial) || NUM("arch", h->arch) || NUM("syscall", h->syscall) ||
+	int slen;
+	const char *stxt = serial_text(self, &slen);
+	if (PUTS(b, ",\"serial\":") < 0 || put(b, stxt, slen) < 0 || NUM("arch", h->arch) ||
+	    NUM("syscall", h->syscall) ||
 	    PUTS(b, ",\"syscall_name\":") < 0 || put(b, c->name_json, c->name_json_len) < 0)
 		return -1;
 	int ok = h->exit < -4095 || h->exit >= 0;
 	if ((ok ? PUTS(b, ",\"success\":true,\"exit\":") : PUTS(b, ",\"success\":false,\"exit\":")) < 0 ||
-	    put_s64(b, h->exit) < 0 || PUTS(b, ",\"args\":[") < 0)
+	    put_s64(b, h->exit) < 0)
 		return -1;
-	for (int i = 0; i < BA_NARGS; i++)
-		if ((i && PUTS(b, ",") < 0) || put_u64(b, h->args[i]) < 0)
+	size_t astart = b->len;
+	if (memo_hit(&self->args, h->args, sizeof(h->args))) {
+		if (put(b, self->args.val, self->args.vlen) < 0)
 			return -1;
-	if (PUTS(b, "]") < 0)
-		return -1;
+	} else {
+		if (PUTS(b, ",\"args\":[") < 0)
+			return -1;
+		for (int i = 0; i < BA_NARGS; i++)
+			if ((i && PUTS(b, ",") < 0) || put_u64(b, h->args[i]) < 0)
+				return -1;
+		if (PUTS(b, "]") < 0)
+			return -1;
+		memo_keep(&self->args, h->args, sizeof(h->args), b, astart);
+	}
 	/* "ppid" .. "rule": the process's, mostly as the event before */
 	size_t klen = ident_key(e, 1, self->keybuf), start = b->len;
 	if (memo_hit(&self->ident, self->keybuf, klen)) {
