@@ -175,3 +175,18 @@ def test_output_file_is_never_written_through_a_symlink(tmp_path):
     link.symlink_to(target)
     msg = _fails_cleanly(["trace", "--duration", "1", "-o", str(link)])
     assert "symlink" in msg and target.read_text() == "keep"
+
+
+def test_resident_memory_a_second_after_start():
+    """Issue 14: a long-running trace gives back what only compiling needed
+    (tracer/capture/lean.py) and says so. Measured 86-89 MB resident here (was 181-193 MB);
+    the issue's target is 80 MB (not met yet: docs/design.md), this guards the halving."""
+    proc, lines = start_trace(["--rule", ALL_USER_RULE])
+    note = proc.stderr.readline()  # the start-up note after the self-check's
+    time.sleep(1)
+    with open(f"/proc/{proc.pid}/status") as f:
+        rss_mb = int(next(line for line in f if line.startswith("VmRSS:")).split()[1]) // 1024
+    out, err = stop(proc)
+    assert proc.returncode == 0, err
+    assert "MB for the run" in note, note
+    assert rss_mb <= 100, f"{rss_mb} MB resident; {note.strip()}"

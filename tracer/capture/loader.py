@@ -20,6 +20,7 @@ from tracer.errors import BpfauditError
 from tracer.filters import KernelRule
 from tracer.capture.headers import HeaderTree, header_tree
 from tracer.capture.layout import BPF_DIR, layout
+from tracer.capture.lean import release_compiler_memory
 from tracer.capture.tables import build_tables
 
 PROGRAM = BPF_DIR / "bpfaudit.bpf.c"
@@ -286,6 +287,9 @@ def load_program(rules: Sequence[KernelRule], filters: Filters = Filters(), defi
     except BaseException:
         prog.close()
         raise
+    # compiled and loaded: what only compiling needed goes back (a long-running trace or top)
+    before, after = release_compiler_memory()
+    notes.append(f"{before} MB resident after compiling, {after} MB for the run (the compiler's memory given back)")
     return prog
 
 

@@ -149,6 +149,7 @@ class CaptureSession:
         except BaseException:
             self.close()
             raise
+
         if self._ringbuf is not None:
             self.transport = (
                 f"ringbuf transport, BPF ring buffer ({events.max_entries // mmap.PAGESIZE} pages shared, wakeup "
