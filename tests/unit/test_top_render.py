@@ -152,3 +152,27 @@ def test_odd_terminal_sizes_are_cropped_not_overflowed(width, height):
     lines = text_of(render(build(), width, height), width, height).rstrip("\n").split("\n")
     assert len(lines) <= height and all(len(ln) <= width for ln in lines)
     assert lines[0].startswith("bpfaudit")
+
+
+HOSTILE = ["/tmp/[/]", "[bold red]red[/]", "/tmp/\x1b]0;pwned\x07x", "/tmp/\x1b[2Jwipe", "caf\u00e9",
+           "/tmp/\udcff\udcfe", "evil\u202etxt.exe", "back\\x1b"]
+
+
+@pytest.mark.parametrize("width,height", [(80, 24), (200, 50)])
+def test_names_a_process_controls_are_shown_inert(width, height):
+    """Issue 15: a file or command name is never read as markup (no crash on "[/]", no style) and
+    never reaches the terminal as a control sequence: control and format characters and bytes
+    that were not UTF-8 are shown escaped, a backslash doubled."""
+    a = Aggregator(rules="r", transport="t", start=T0, user_name=str)
+    evs = [event(t=T0, name="openat", pid=100 + i, comm=name[:15], exe=name, auid=1000, key=name, path=name)
+           for i, name in enumerate(HOSTILE)]
+    a.feed(evs, T0 + 0.5)
+    a.tick(T0 + 1.1)
+    text = text_of(render(a.snapshot(), width, height), width, height)
+    assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+    for shown in ("[/]", "[bold red]", "\\x1b]0;pwned\\x07", "\\x1b[2Jwipe", "café", "\\xff\\xfe",
+                  "\\u202e", "back\\\\x1b"):
+        assert shown in text, (shown, text)
+    # "[bold red]red[/]" is text, not a style: its segments carry no red
+    styles = styles_of(render(a.snapshot(), width, height), width, height, "[bold red]")
+    assert styles and not any("red" in s for s in styles), styles

@@ -16,9 +16,38 @@ from rich.text import Text
 from tracer.top.snapshot import Snapshot, TopTable
 
 SPARK = " ▁▂▃▄▅▆▇█"
+
 WIDE = 160  # from this width the four top tables sit side by side
 HEADER_H = 2
 LOSS_H = 5
+
+
+def visible(value: str) -> str:
+    """Text a traced process controls, safe to show: control characters (C0, DEL, C1: what makes
+    a terminal act), format characters (bidi overrides, zero-width) and bytes that were not
+    UTF-8 (surrogate escapes) written as \\xNN or \\uNNNN; a backslash as \\\\ so that the
+    forms cannot be forged."""
+    if value.isprintable() and "\\" not in value:
+        return value
+    out = []
+    for ch in value:
+        cp = ord(ch)
+        if ch == "\\":
+            out.append("\\\\")
+        elif 0xDC80 <= cp <= 0xDCFF:  # a byte surrogateescape could not decode
+            out.append(f"\\x{cp - 0xDC00:02x}")
+        elif cp < 0x20 or 0x7F <= cp < 0xA0:
+            out.append(f"\\x{cp:02x}")
+        elif ch != " " and not ch.isprintable():
+            out.append(f"\\u{cp:04x}" if cp <= 0xFFFF else f"\\U{cp:08x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def inert(value: str, style: str = "") -> Text:
+    """`value` as plain text: never read as rich markup, its control characters made visible."""
+    return Text(visible(value), style)
 
 
 def render(snap: Snapshot, width: int, height: int) -> RenderableType:
@@ -89,8 +118,8 @@ def render_header(snap: Snapshot, width: int) -> RenderableType:
     line1 = Text.assemble(
         ("bpfaudit top", "bold"),
         (state, "bold yellow"),
-        ("  rules ", "dim"), (snap.rules or "n/a", "cyan"),
-        ("  via ", "dim"), (snap.transport or "n/a", "cyan"),
+        ("  rules ", "dim"), (visible(snap.rules or "n/a"), "cyan"),
+        ("  via ", "dim"), (visible(snap.transport or "n/a"), "cyan"),
     )
     line1 = _fit(line1, Text.assemble(("up ", "dim"), fmt_duration(snap.uptime)), width)
 
@@ -142,7 +171,7 @@ def render_top(table: TopTable, rows: int, sort: str, width: int) -> RenderableT
     t.add_column(rate_h, justify="right", no_wrap=True, min_width=5)
     shown = table.rows[: rows - 1] if table.other and len(table.rows) >= rows else table.rows[:rows]
     for row in shown:
-        t.add_row(*row.cells, f"{row.count:,}", fmt_rate(row.rate))
+        t.add_row(*(inert(str(c)) for c in row.cells), f"{row.count:,}", fmt_rate(row.rate))
     if table.other:
         blanks = [""] * (len(table.columns) - 1)
         t.add_row(*blanks, Text("(other)", "dim"), Text(f"{table.other:,}", "dim"), "")
@@ -236,8 +265,8 @@ def render_tail(snap: Snapshot, rows: int, width: int) -> RenderableType:
     t.add_column("path", no_wrap=True, overflow="ellipsis", ratio=1, min_width=8)
     for r in snap.tail[-rows:] if rows > 0 else ():
         t.add_row(
-            fmt_time(r.time, wide), r.auid, str(r.pid), r.comm, r.syscall,
-            Text(r.result, "bold red" if not r.success else "green"), r.path,
+            fmt_time(r.time, wide), inert(r.auid), str(r.pid), inert(r.comm), inert(r.syscall),
+            Text(visible(r.result), "bold red" if not r.success else "green"), inert(r.path),
             style="red" if not r.success else None,
         )
     return Group(title, t)
