@@ -3,8 +3,6 @@ fed the reference decoder's events: the same counts, labels, failures and tail."
 
 from __future__ import annotations
 
-import pytest
-
 from tests.unit import samples
 from tests.unit.test_native_format import NR, RULES, corpus, decide_even
 from tracer.capture.events import EventTally
@@ -12,7 +10,6 @@ from tracer.capture.reader import RecordDecoder
 from tracer.formats import native
 from tracer.top.aggregate import Aggregator
 
-pytestmark = pytest.mark.skipif(not native.available(), reason=native.NOT_BUILT)
 
 
 def snapshots(raws, decide=None, batches=1, tail=50):
