@@ -179,7 +179,7 @@ def test_output_file_is_never_written_through_a_symlink(tmp_path):
 
 def test_resident_memory_a_second_after_start():
     """Issue 14: a long-running trace gives back what only compiling needed
-    (tracer/capture/lean.py) and says so. Measured 86-89 MB resident here (was 181-193 MB);
+    (tracer/capture/lean.py) and says so. Measured 81-82 MB resident here (was 181-193 MB);
     the issue's target is 80 MB (not met yet: docs/design.md), this guards the halving."""
     proc, lines = start_trace(["--rule", ALL_USER_RULE])
     note = proc.stderr.readline()  # the start-up note after the self-check's

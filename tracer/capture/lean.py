@@ -6,8 +6,8 @@ compiler's garbage is collected and the freed heap returned (gc.collect(), mallo
 the pages of libLLVM and libclang-cpp that were read from the files and never written are
 dropped from this process (madvise MADV_DONTNEED: they would be read again from the files if
 ever used). Pages a library wrote (its relocations) are kept: dropping them would lose the
-writes. What stays: the ring buffer's mapping (mapped twice, so counted twice), Python, bcc's
-tables.
+writes. What stays: Python and the CLI's modules, the ring buffer, the libraries' relocated
+data, bcc's live objects.
 """
 
 from __future__ import annotations

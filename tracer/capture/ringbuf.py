@@ -2,8 +2,9 @@
 here and walked a whole batch at a time (no per-record callback), the alternative transport.
 
 Layouts and constants are the kernel's (kernel/bpf/ringbuf.c, linux/bpf.h): page 0 holds
-consumer_pos (mapped read-write), page 1 producer_pos, then the data area, mapped twice in
-a row so that a record wrapping past its end reads as one contiguous slice. Each record
+consumer_pos (mapped read-write), page 1 producer_pos, then the data area (the kernel maps it
+twice in a row when asked, for contiguous reads across its end; mapped once here, a read that
+wraps is joined from two slices, and the ring's pages count once in resident memory). Each record
 starts with an 8-byte header (u32 len with BUSY and DISCARD bits, u32 page offset) and
 takes len + 8 bytes rounded up to 8.
 """
@@ -127,7 +128,7 @@ class RingbufBatch:
 
 class RingbufReader:
     """Reads a mapped ring buffer: `consumer` is the writable consumer page, `data` the
-    producer page followed by the data area twice (`data_size` bytes, a power of two).
+    producer page followed by the data area (`data_size` bytes, a power of two).
 
     Only the kernel moves producer_pos and clears BUSY bits; only we move consumer_pos.
     A slice of the mapping is a memcpy whose loads may run in any order, so a record seen
@@ -150,14 +151,24 @@ class RingbufReader:
         """Bytes reserved by producers and not handed back yet."""
         return _U64.unpack_from(self._data, 0)[0] - self._consumer.value
 
+    def _read(self, pos: int, length: int) -> bytes:
+        """A copy of `length` bytes from ring position `pos`, joined across the end of the data area
+        (mapped once: the kernel lets it be mapped twice in a row, but every page would then count
+        twice in the process's resident memory)."""
+        off = pos & self._mask
+        start = self._base + off
+        if off + length <= self.data_size:
+            return self._data[start : start + length]
+        head = self.data_size - off
+        return self._data[start : start + head] + self._data[self._base : self._base + length - head]
+
     def read(self) -> RingbufBatch:
         """Every committed record in the ring now, up to the first busy one; the space is handed back."""
         prod = _U64.unpack_from(self._data, 0)[0]
         cons = self._consumer.value
         if prod == cons:
             return RingbufBatch()
-        begin = self._base + (cons & self._mask)
-        first = self._data[begin : begin + (prod - cons)]  # contiguous: the data area is mapped twice
+        first = self._read(cons, prod - cons)
         found = scan_records(first)
         if found.corrupt:
             self.corrupt += 1
@@ -165,7 +176,7 @@ class RingbufReader:
             return RingbufBatch(corrupt=True)
         if not found.end:
             return RingbufBatch()  # the oldest record is still being written
-        chunk = self._data[begin : begin + found.end]
+        chunk = self._read(cons, found.end)
         self._consumer.value = cons + found.end
         self.discarded += found.discarded
         return RingbufBatch(chunk, found.stride, found.uniform, [chunk[o : o + n] for o, n in found.spans],
@@ -270,17 +281,17 @@ class MemoryRingbuf:
     def __init__(self, data_size: int, page_size: int = 4096):
         self.page_size, self.data_size = page_size, data_size
         self.consumer = bytearray(page_size)
-        self.data = bytearray(page_size + 2 * data_size)
+        self.data = bytearray(page_size + data_size)
         self.reader = RingbufReader(self.consumer, self.data, data_size, page_size)
 
     def positions(self) -> Tuple[int, int]:
         return _U64.unpack_from(self.consumer, 0)[0], _U64.unpack_from(self.data, 0)[0]
 
     def _put(self, pos: int, data: bytes) -> None:
-        """Writes at ring position `pos` into both mappings of the data area."""
-        for start in (self.page_size, self.page_size + self.data_size):
-            for i in range(len(data)):  # byte-wise: the write may wrap in either copy
-                self.data[start + (pos + i) % self.data_size] = data[i]
+        """Writes at ring position `pos` into the data area."""
+        start = self.page_size
+        for i in range(len(data)):  # byte-wise: the write may wrap
+            self.data[start + (pos + i) % self.data_size] = data[i]
 
     def reserve(self, length: int) -> Tuple[int, bool]:
         """Reserves a record (BUSY) at producer_pos; returns (its position, whether it fit)."""
@@ -315,7 +326,7 @@ class RingBuffer:
         try:
             consumer = mmap.mmap(map_fd, page, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE, offset=0)
             self._maps.append(consumer)
-            data = mmap.mmap(map_fd, page + 2 * data_size, mmap.MAP_SHARED, mmap.PROT_READ, offset=page)
+            data = mmap.mmap(map_fd, page + data_size, mmap.MAP_SHARED, mmap.PROT_READ, offset=page)
             self._maps.append(data)
             self.reader = RingbufReader(consumer, data, data_size, page)
             # edge-triggered: a level-triggered poll returns at once while any record is unread,
