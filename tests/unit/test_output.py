@@ -78,3 +78,33 @@ def test_refuses_a_fifo_without_blocking(tmp_path):
             open_private(str(fifo))
     finally:
         os.close(reader)
+
+
+def test_refuses_a_file_another_user_owns(tmp_path, monkeypatch):
+    """Issue 15: a file planted in a shared directory by another user is not written into (it
+    would stay theirs, readable by them); the one line names its owner, and it is left as it was."""
+    path = tmp_path / "trail.log"
+    path.write_text("planted\n")
+    owner = os.stat(path).st_uid
+    monkeypatch.setattr(os, "geteuid", lambda: owner + 1)  # as if another user ran bpfaudit
+    with pytest.raises(BpfauditError, match=f"belongs to .*uid {owner}") as info:
+        open_private(str(path))
+    assert info.value.exit_code == 2 and "\n" not in str(info.value)
+    assert path.read_text() == "planted\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["trail.log"]  # no temporary file left
+
+
+def test_a_descriptor_opened_before_sees_nothing_of_the_new_trail(tmp_path):
+    """The trail is a new inode: whoever held the old file open (it was 0644) reads none of it."""
+    path = tmp_path / "trail.log"
+    path.write_text("old\n")
+    path.chmod(0o644)
+    reader = open(path, "rb")
+    try:
+        with open_private(str(path), binary=True) as f:
+            f.write(b"type=SYSCALL secret\n")
+        assert reader.read() == b"old\n"
+        assert os.fstat(reader.fileno()).st_ino != os.stat(path).st_ino
+    finally:
+        reader.close()
+    assert path.read_bytes() == b"type=SYSCALL secret\n" and mode(path) == 0o600
