@@ -23,7 +23,7 @@ ALL_USER_RULE = "-a always,exit -S all -F auid>=1000 -F auid!=unset -k user"
 
 
 def start_trace(args, **kw):
-    proc = subprocess.Popen(BPFAUDIT + ["trace"] + args, cwd=ROOT, stdout=subprocess.PIPE,
+    proc = subprocess.Popen(BPFAUDIT + ["trace"] + args, cwd=ROOT, stdout=kw.pop("stdout", subprocess.PIPE),
                             stderr=subprocess.PIPE, text=True, **kw)
     # attached once the start-up self-check line is out
     lines = []
@@ -190,3 +190,63 @@ def test_resident_memory_a_second_after_start():
     assert proc.returncode == 0, err
     assert "MB for the run" in note, note
     assert rss_mb <= 100, f"{rss_mb} MB resident; {note.strip()}"
+
+
+def _flood(n: int = 100_000):
+    """n getppid calls from a login session (auid 1000)."""
+    return login_shell(f"{sys.executable} -c 'import os\nfor _ in range({n}): os.getppid()'")
+
+
+GETPPID_RULE = "-a always,exit -S getppid -F auid>=1000 -F auid!=unset -k gp"
+
+
+def test_a_full_filesystem_ends_the_run_with_one_line_and_a_whole_ledger(tmp_path):
+    """Issue 15: -o on a full filesystem: one line naming the file and the error, exit 1, the loss
+    line and --stats-json still written with the records not written counted, and the file
+    ending on a whole event."""
+    small = tmp_path / "small"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(small)], check=True)
+    try:
+        trail, stats = small / "trail.log", tmp_path / "stats.json"
+        proc, _ = start_trace(["--rule", GETPPID_RULE, "-o", str(trail), "--stats-json", str(stats)])
+        _flood()
+        time.sleep(1.5)  # at least one timed flush meets the full disk
+        out, err = stop(proc)
+        assert proc.returncode == 1, err
+        assert "Traceback" not in err
+        last = err.strip().splitlines()[-1]
+        assert last.startswith(f"bpfaudit: writing {trail} failed: No space left on device"), last
+        ledger = json.loads(stats.read_text())
+        assert ledger["write_error"] == "No space left on device" and ledger["unwritten"] > 0
+        assert ledger["loss_ratio"] > 0 and "reconciled" in err
+        text = trail.read_bytes()
+        assert text.endswith(b"\n")
+        written = text.count(b"type=SYSCALL ")
+        assert written == text.count(b"type=PROCTITLE ") > 0  # no event cut in half
+        assert written + ledger["unwritten"] == ledger["delivered"]
+    finally:
+        subprocess.run(["umount", str(small)], check=False)
+
+
+def test_standard_output_to_dev_full_is_one_line_not_a_traceback():
+    with open("/dev/full", "wb") as full:
+        proc, _ = start_trace(["--rule", GETPPID_RULE, "--duration", "4"], stdout=full)
+        _flood(20_000)
+        err = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 1 and "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("bpfaudit: writing standard output failed: No space left")
+
+
+def test_a_closed_pipe_ends_quietly():
+    """`trace | head -1`: the reader goes away; trace ends with the ledger, no error, exit 0."""
+    reader = subprocess.Popen(["head", "-c", "100"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    proc, _ = start_trace(["--rule", GETPPID_RULE, "--duration", "4"], stdout=reader.stdin)
+    reader.stdin.close()
+    _flood(200_000)
+    err = proc.communicate(timeout=60)[1]
+    reader.wait(timeout=10)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "failed" not in err and "Error" not in err
+    summary = err.strip().splitlines()[-1]
+    assert "not written (Broken pipe)" in summary and "reconciled" in summary, summary

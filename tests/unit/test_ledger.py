@@ -262,3 +262,19 @@ def test_delivered_records_by_rule_key():
     led.observe([_Ev("open"), _Ev("open"), _Ev(None), _Ev("a\x01b")])
     led.observe([_Ev("open")])
     assert led.to_dict()["delivered_by_key"] == {"(none)": 1, "a,b": 1, "open": 3}
+
+
+
+def test_records_not_written_are_a_loss_of_their_own():
+    """Issue 15: delivered then not written (a write error) counts in loss_ratio and the summary,
+    outside the emitted = delivered + lost identity, which still reconciles."""
+    from tracer.capture.ledger import CaptureCounters, LossLedger
+
+    led = LossLedger()
+    led.update(CaptureCounters((100,), (0,), delivered=100))
+    led.unwritten, led.write_error = 40, "No space left on device"
+    assert led.reconcile().ok and led.lost == 0
+    assert led.loss_ratio == 0.4
+    assert "40 delivered but not written (No space left on device)" in led.summary()
+    d = led.to_dict()
+    assert d["unwritten"] == 40 and d["write_error"] == "No space left on device"

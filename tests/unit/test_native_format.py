@@ -5,6 +5,7 @@ per-key counts, whether it formats a sample itself or hands it back."""
 from __future__ import annotations
 
 import collections
+import errno
 import json
 import os
 import socket
@@ -316,3 +317,21 @@ def test_serials_across_a_carry_and_a_hand_back(fmt):
     w.format(raws[2:])
     assert w.take() == want
     assert b":100000)" in want or b'"serial":100000,' in want
+
+
+def test_a_write_error_is_kept_and_the_events_counted_not_raised():
+    """A closed pipe (or a full disk) ends writing, not the batch: the first error is kept for the
+    caller, every event formatted from then on is counted unwritten, and the counters still add up."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        d = RecordDecoder(RULES, None, slash_fix=True)
+        w = native.NativeWriter(d, "audit", fd=write_end)
+        w.format([samples.sample(syscall=NR["getppid"], seq=i + 1) for i in range(10)])
+        w.flush()
+        assert w.write_errno == errno.EPIPE and w.unwritten == 10
+        w.format([samples.sample(syscall=NR["getppid"], seq=i + 11) for i in range(5)])
+        w.flush()
+        assert w.unwritten == 15 and d.delivered == 15 and w.pending == 0
+    finally:
+        os.close(write_end)

@@ -38,6 +38,11 @@ Cross-checks, not part of the identity:
               could not be had (no memory, or the storage busy on that CPU).
               Lost before numbering, so outside the identity, reported apart.
 
+Written, or not: `trace` writes what was delivered. A write error (a full disk, a closed pipe)
+ends the run; the events delivered but not written from then on are `unwritten`, a loss after
+delivery (outside the identity above: they are among the delivered), counted in loss_ratio
+and reported with the error (`write_error`).
+
 Truncation, not loss: an event whose item was cut at its cap (EXECVE arguments
 beyond BA_EVENT_MAX, a path deeper than the walk goes) or could not be read is
 still emitted and delivered, flagged in the record (`cut`). BPF counts such
@@ -171,6 +176,8 @@ class LossLedger:
         # Rule keys are known in user space only for decoded records (BPF counts failures
         # per CPU, not per rule): this is delivered-and-kept records by key.
         self.delivered_by_key: Counter = Counter()
+        self.unwritten = 0  # delivered, then not written: the output failed (write_error says how)
+        self.write_error = ""
 
     def observe(self, events: Iterable) -> None:
         """Counts decoded events (SyscallEvents) by rule key; several keys are shown comma-joined."""
@@ -213,7 +220,7 @@ class LossLedger:
 
     @property
     def loss_ratio(self) -> float:
-        return self.lost / self.emitted if self.emitted else 0.0
+        return (self.lost + self.unwritten) / self.emitted if self.emitted else 0.0
 
     @property
     def perf_lost_pending(self) -> Optional[int]:
@@ -300,6 +307,8 @@ class LossLedger:
             "delivered": c.delivered,
             "lost": self.lost,
             "loss_ratio": self.loss_ratio,
+            "unwritten": self.unwritten,
+            "write_error": self.write_error or None,
             "in_flight": self.in_flight,
             "layers": {
                 "bpf_submit_failed": c.bpf_submit_failed,
@@ -337,6 +346,8 @@ class LossLedger:
         line = (f"bpfaudit: {c.emitted} emitted, {c.delivered} delivered, {self.lost} lost "
                 f"({c.bpf_submit_failed} in BPF submit{reported}; "
                 f"{c.userspace_dropped} in the user-space queue), {c.seq_gaps} sequence gaps")
+        if self.unwritten or self.write_error:
+            line += f"; {self.unwritten} delivered but not written ({self.write_error or 'write error'})"
         if c.cut:
             line += f"; {c.cut} events with an item cut (flagged, not lost)"
         if self.kernel_lost_delta is not None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import signal
 import sys
 import threading
@@ -53,7 +55,11 @@ def run_trace(options: CaptureOptions, out: BinaryIO, fmt: str = "audit", durati
     Records are formatted a batch at a time by the compiled formatter (tracer/formats/native.py;
     the Python reference where it is not built) and written in blocks of a MiB or more, straight
     to `out`'s descriptor when it has one. What is buffered is written after every batch when
-    `out` is a terminal, else at least every FLUSH_SECONDS."""
+    `out` is a terminal, else at least every FLUSH_SECONDS.
+
+    A write error ends the run: the records delivered from then on are counted, not written
+    (the file, when it is one, ends on a whole record), and the ledger carries the count and
+    the error (`unwritten`, `write_error`); the returned counters too."""
     deadline = None if duration is None else time.monotonic() + duration
     stop = threading.Event()
     interactive = out.isatty()
@@ -74,21 +80,25 @@ def run_trace(options: CaptureOptions, out: BinaryIO, fmt: str = "audit", durati
                     notes.write(f"bpfaudit: {note}\n")
                 notes.flush()
             flushed = time.monotonic()
-            while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
+            while not stop.is_set() and (deadline is None or time.monotonic() < deadline) and not sink.errno:
                 by_key = sink.poll()
                 if interactive or time.monotonic() - flushed >= FLUSH_SECONDS:
                     sink.flush()
                     flushed = time.monotonic()
                 if ledger is not None:
                     ledger.observe_keys(by_key)
-            # records submitted before detaching are still on their way
+            # records submitted before detaching are still on their way (after a write error:
+            # taken and counted, not written)
             cap.detach()
             by_key = sink.poll(0)
             sink.flush()
+            losses = dict(cap.losses(), unwritten=sink.unwritten, write_errno=sink.errno)
             if ledger is not None:
                 ledger.observe_keys(by_key)
                 ledger_update(ledger, cap)
-            return cap.losses()
+                ledger.unwritten = sink.unwritten
+                ledger.write_error = os.strerror(sink.errno) if sink.errno else ""
+            return losses
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -119,12 +129,23 @@ class _CompiledSink:
         else:
             self._out.flush()
 
+    @property
+    def errno(self) -> int:
+        """The output's first write error (0: none)."""
+        return self._writer.write_errno
+
+    @property
+    def unwritten(self) -> int:
+        return self._writer.unwritten
+
 
 class _PythonSink:
     """A capture's records through the Python reference formatter."""
 
     def __init__(self, cap, out: BinaryIO, fmt: str):
         self._cap, self._out, self._render = cap, out, FORMATS[fmt]
+        self.errno = 0  # the output's first write error: from then on events are counted, not written
+        self.unwritten = 0
 
     def poll(self, timeout_ms: Optional[int] = None) -> Dict[str, int]:
         events = self._cap.poll(timeout_ms)
@@ -132,11 +153,21 @@ class _PythonSink:
         for ev in events:
             label = native.key_label(ev.key)
             by_key[label] = by_key.get(label, 0) + 1
-        self._out.write("".join(self._render(ev) for ev in events).encode("utf-8"))
+        if self.errno:
+            self.unwritten += len(events)
+            return by_key
+        try:
+            self._out.write("".join(self._render(ev) for ev in events).encode("utf-8"))
+        except OSError as err:  # how much of the batch went out is not known: all of it counted
+            self.errno, self.unwritten = err.errno or 5, self.unwritten + len(events)
         return by_key
 
     def flush(self) -> None:
-        self._out.flush()
+        if not self.errno:
+            try:
+                self._out.flush()
+            except OSError as err:
+                self.errno = err.errno or 5
 
 
 def _sink(cap, out: BinaryIO, fmt: str):
@@ -196,16 +227,29 @@ def trace(
         )
         require_root()  # before -o creates or truncates a file that a refused run would leave behind
         out = open_private(output, binary=True) if output else sys.stdout.buffer
+        # --stats-json is made now: a path that cannot be written fails the run before it starts
+        stats_out = open_private(stats_json) if stats_json else None
         ledger = LossLedger(read_kernel_audit())
         try:
-            run_trace(options, out, fmt, duration, notes=sys.stderr, ledger=ledger)
+            losses = run_trace(options, out, fmt, duration, notes=sys.stderr, ledger=ledger)
         finally:
             if output:
-                out.close()
+                try:
+                    out.close()
+                except OSError:  # its error is the run's, reported below
+                    pass
         typer.echo(ledger.summary(), err=True)
-        if stats_json:
-            with open_private(stats_json) as f:
+        if stats_out is not None:
+            with stats_out as f:
                 json.dump(ledger.to_dict(), f, indent=2)
+        if losses.get("write_errno") == errno.EPIPE and not output:
+            # the reader went away (`trace | head`): an end, not an error, as for other filters;
+            # stdout points nowhere now, so nothing at exit tries it again
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        elif losses.get("write_errno"):
+            raise BpfauditError(f"writing {output or 'standard output'} failed: {os.strerror(losses['write_errno'])}; "
+                                f"{ledger.unwritten} records were not written (counted in the ledger)",
+                                exit_code=1)
         if max_loss is not None:
             if not ledger.reconcile().ok:
                 raise BpfauditError("the loss ledger does not reconcile (see above)", exit_code=1)

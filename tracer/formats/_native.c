@@ -542,6 +542,10 @@ typedef struct {
 	int fd;			/* where the text goes, or -1: kept for take() */
 	unsigned long long written;	/* bytes written to fd */
 	int behind_ok;		/* fd is a regular file: write_behind() runs */
+	int write_errno;	/* the first write error: from then on text is counted, not written */
+	unsigned long long unwritten;	/* events formatted but never written (a write error) */
+	size_t *ends;		/* where each event in `out` ends: a write error cuts the file there */
+	size_t nends, ends_cap;
 	unsigned long long behind;	/* bytes of `written` started to disk */
 	off_t file_start;	/* fd's offset when the formatter took it */
 	struct buf out;		/* text not yet written */
@@ -570,6 +574,7 @@ static void Formatter_dealloc(Formatter *self)
 	memo_free(&self->proctitle);
 	memo_free(&self->args);
 	PyMem_Free(self->keybuf);
+	PyMem_Free(self->ends);
 	Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -604,7 +609,9 @@ static int Formatter_init(Formatter *self, PyObject *args, PyObject *kw)
 	Py_INCREF(hand_back);
 	Py_XSETREF(self->hand_back, hand_back);
 	self->fd = fd;
-	self->written = self->behind = 0;
+	self->written = self->behind = self->unwritten = 0;
+	self->write_errno = 0;
+	self->nends = 0;
 	{
 		struct stat st;
 		self->behind_ok = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
@@ -1318,31 +1325,80 @@ static void write_behind(Formatter *self)
 	}
 }
 
-/* Writes the buffered text to fd, all of it (a signal's EINTR retried once its handler ran) */
+/* The end of an event's text in `out`: where a write error may cut the file */
+static int event_end(Formatter *self)
+{
+	if (self->fd < 0)
+		return 0;
+	if (self->nends == self->ends_cap) {
+		size_t cap = self->ends_cap ? 2 * self->ends_cap : 4096;
+		size_t *p = PyMem_Realloc(self->ends, cap * sizeof(*p));
+		if (!p) {
+			PyErr_NoMemory();
+			return -1;
+		}
+		self->ends = p;
+		self->ends_cap = cap;
+	}
+	self->ends[self->nends++] = self->out.len;
+	return 0;
+}
+
+/*
+ * A write failed after `done` bytes of `out`: the events wholly written stay, the file (a
+ * regular one) is cut back to the end of the last of them, and the rest are counted unwritten.
+ * Text formatted after this is counted, never written (write_errno says why).
+ */
+static void write_failed(Formatter *self, size_t done, int err)
+{
+	size_t whole = 0, kept = 0;
+
+	while (whole < self->nends && self->ends[whole] <= done)
+		whole++;
+	kept = whole ? self->ends[whole - 1] : 0;
+	if (done > kept && self->behind_ok)
+		(void)!ftruncate(self->fd, self->file_start + self->written + kept);	/* no half event */
+	self->written += kept;
+	self->unwritten += self->nends - whole;
+	self->write_errno = err;
+	self->out.len = 0;
+	self->nends = 0;
+}
+
+/*
+ * Writes the buffered text to fd, all of it (a signal's EINTR retried once its handler ran).
+ * A write error does not raise: it is kept in write_errno for the caller to report, and the
+ * events not written are counted (write_failed()).
+ */
 static int write_out(Formatter *self)
 {
 	size_t done = 0;
 
+	if (self->write_errno) {	/* failed before: counted, not written */
+		self->unwritten += self->nends;
+		self->out.len = 0;
+		self->nends = 0;
+		return 0;
+	}
 	while (done < self->out.len) {
 		ssize_t n;
 		Py_BEGIN_ALLOW_THREADS
 		n = write(self->fd, self->out.p + done, self->out.len - done);
 		Py_END_ALLOW_THREADS
 		if (n < 0) {
-			if (errno == EINTR && PyErr_CheckSignals() == 0)
+			if (errno == EINTR) {
+				if (PyErr_CheckSignals() < 0)
+					return -1;
 				continue;
-			/* what was not written stays buffered */
-			memmove(self->out.p, self->out.p + done, self->out.len - done);
-			self->out.len -= done;
-			self->written += done;
-			if (!PyErr_Occurred())
-				PyErr_SetFromErrno(PyExc_OSError);
-			return -1;
+			}
+			write_failed(self, done, errno);
+			return 0;
 		}
 		done += n;
 	}
 	self->written += done;
 	self->out.len = 0;
+	self->nends = 0;
 	if (self->behind_ok) {
 		Py_BEGIN_ALLOW_THREADS
 		write_behind(self);
@@ -1363,9 +1419,10 @@ static int hand_back(Formatter *self, const uint8_t *raw, size_t n)
 		PyErr_SetString(PyExc_TypeError, "hand_back: bytes");
 		return -1;
 	}
-	int r = put(&self->out, PyBytes_AS_STRING(text), PyBytes_GET_SIZE(text));
+	Py_ssize_t len = PyBytes_GET_SIZE(text);
+	int r = put(&self->out, PyBytes_AS_STRING(text), len);
 	Py_DECREF(text);
-	return r;
+	return r < 0 || (len && event_end(self) < 0) ? -1 : 0;	/* a filtered sample is no event */
 }
 
 static int one_sample(Formatter *self, const uint8_t *raw, size_t n)
@@ -1440,7 +1497,7 @@ static int one_sample(Formatter *self, const uint8_t *raw, size_t n)
 	if (e.ncut)
 		self->cut++;
 	self->by_rule[k]++;
-	return 0;
+	return event_end(self);
 }
 
 /*
@@ -1836,6 +1893,16 @@ static PyObject *Formatter_get_written(Formatter *self, void *closure)
 	return PyLong_FromUnsignedLongLong(self->written);
 }
 
+static PyObject *Formatter_get_unwritten(Formatter *self, void *closure)
+{
+	return PyLong_FromUnsignedLongLong(self->unwritten);
+}
+
+static PyObject *Formatter_get_write_errno(Formatter *self, void *closure)
+{
+	return PyLong_FromLong(self->write_errno);
+}
+
 static PyObject *Formatter_get_serial(Formatter *self, void *closure)
 {
 	return PyLong_FromUnsignedLongLong(self->serial);
@@ -1880,6 +1947,8 @@ static PyGetSetDef Formatter_getset[] = {
 	{"serial", (getter)Formatter_get_serial, (setter)Formatter_set_serial, "the last serial given", NULL},
 	{"pending", (getter)Formatter_get_pending, NULL, "bytes of text buffered, not yet written", NULL},
 	{"written", (getter)Formatter_get_written, NULL, "bytes of text written to fd", NULL},
+	{"unwritten", (getter)Formatter_get_unwritten, NULL, "events not written: a write error", NULL},
+	{"write_errno", (getter)Formatter_get_write_errno, NULL, "the first write error's errno, 0: none", NULL},
 	{NULL},
 };
 

@@ -125,6 +125,16 @@ class NativeWriter:
     def pending(self) -> int:
         return self._formatter.pending
 
+    @property
+    def write_errno(self) -> int:
+        """The first write error's errno (0: none). From then on events are counted, not written."""
+        return self._formatter.write_errno
+
+    @property
+    def unwritten(self) -> int:
+        """Events formatted but not written because of the write error."""
+        return self._formatter.unwritten
+
 
 class Tallier:
     """Counts a capture's batches for the dashboard (EventTally) with the compiled core: no object
