@@ -250,3 +250,15 @@ def test_a_closed_pipe_ends_quietly():
     assert "Traceback" not in err and "failed" not in err and "Error" not in err
     summary = err.strip().splitlines()[-1]
     assert "not written (Broken pipe)" in summary and "reconciled" in summary, summary
+
+
+def test_a_trail_whose_directory_is_removed_is_reported(tmp_path):
+    """Issue 15: records written into a file no name reaches any more are at least reported."""
+    where = tmp_path / "logs"
+    where.mkdir()
+    proc, _ = start_trace(["--rule", GETPPID_RULE, "-o", str(where / "trail.log")])
+    _flood(1000)
+    subprocess.run(["rm", "-rf", str(where)], check=True)
+    out, err = stop(proc)
+    assert proc.returncode == 0, err
+    assert f"warning: {where / 'trail.log'} was removed or replaced" in err, err

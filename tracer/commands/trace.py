@@ -174,6 +174,14 @@ def _sink(cap, out: BinaryIO, fmt: str):
     return (_CompiledSink if native.available() else _PythonSink)(cap, out, fmt)
 
 
+def _reached_by(path: str):
+    """(inode, device) of the file `path` names now, None when it names none."""
+    try:
+        return os.stat(path)[1:3]
+    except OSError:
+        return None
+
+
 def check_transport(transport: str) -> str:
     """`--transport` is one of capture's transports (before root is asked for or BPF compiled)."""
     if transport not in TRANSPORTS:
@@ -227,6 +235,7 @@ def trace(
         )
         require_root()  # before -o creates or truncates a file that a refused run would leave behind
         out = open_private(output, binary=True) if output else sys.stdout.buffer
+        written_to = os.fstat(out.fileno())[1:3] if output else None  # (inode, device) of the trail
         # --stats-json is made now: a path that cannot be written fails the run before it starts
         stats_out = open_private(stats_json) if stats_json else None
         ledger = LossLedger(read_kernel_audit())
@@ -239,6 +248,9 @@ def trace(
                 except OSError:  # its error is the run's, reported below
                     pass
         typer.echo(ledger.summary(), err=True)
+        if written_to is not None and _reached_by(output) != written_to:
+            typer.echo(f"bpfaudit: warning: {output} was removed or replaced while records were written to it: "
+                       "they are in a file no name reaches any more", err=True)
         if stats_out is not None:
             with stats_out as f:
                 json.dump(ledger.to_dict(), f, indent=2)
