@@ -246,9 +246,27 @@ def test_uniform_chunk_identical():
 
 
 def test_json_lines_parse_and_round_trip():
+    """Issue 15, item 5: bytes that are not UTF-8 never become lone surrogate escapes (which jq and
+    every non-Python reader turn into U+FFFD): they are {"hex": ...}, and the bytes come back."""
+    def strings(obj):
+        if isinstance(obj, str):
+            yield obj
+        elif isinstance(obj, dict):
+            for v in obj.values():
+                yield from strings(v)
+        elif isinstance(obj, list):
+            for v in obj:
+                yield from strings(v)
+
     _, text, _ = compiled(corpus(), "json", like=None)
+    names = set()
     for line in text.decode("ascii").splitlines():
-        jsonl.from_json_dict(json.loads(line))
+        obj = json.loads(line)
+        for value in strings(obj):
+            value.encode("utf-8")  # strict: a lone surrogate would raise
+        ev = jsonl.from_json_dict(obj)
+        names.update(p.encode("utf-8", "surrogateescape") for p in ev.paths if p is not None)
+    assert b"/tmp/\xff\xfe" in names and b"/tmp/\xed\xa0\x80" in names
 
 
 _names = st.one_of(st.binary(max_size=40), st.text(max_size=20).map(lambda s: s.encode("utf-8", "surrogatepass")))
