@@ -149,7 +149,6 @@ class CaptureSession:
         except BaseException:
             self.close()
             raise
-
         if self._ringbuf is not None:
             self.transport = (
                 f"ringbuf transport, BPF ring buffer ({events.max_entries // mmap.PAGESIZE} pages shared, wakeup "
