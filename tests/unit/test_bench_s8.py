@@ -10,7 +10,7 @@ from tracer.bench.table import build_tables
 
 
 def report(ceiling_audit, ceiling_json, cpu_audit, cpu_kaudit):
-    steps = [{"target_per_s": 1_000_000, "achieved_per_s": 999_000, "records": 2_997_000, "lost": 0,
+    steps = [{"target_per_s": 1_000_000, "achieved_per_s": 999_998, "records": 2_999_997, "lost": 0,
               "lossless": True}]
     return {
         "S8-audit": {"title": "S8 audit", "consumer": "trace -o FILE --format audit", "steps": steps,
@@ -25,10 +25,18 @@ def report(ceiling_audit, ceiling_json, cpu_audit, cpu_kaudit):
     }
 
 
-def test_targets_judge_the_ceiling_and_the_cpu_ratio():
-    got = {t.text: t for t in s8_targets(report(1_200_000, 900_000, 0.1, 1.0))}
-    assert got["lossless records/s, trace -o FILE --format audit"].met is True
-    assert got["lossless records/s, trace -o FILE --format json"].met is False
+def test_targets_judge_the_paced_rate_and_the_cpu_ratio():
+    rep = report(1_200_000, 900_000, 0.1, 1.0)
+    rep["S8-json"]["steps"] = [dict(rep["S8-json"]["steps"][0], lost=5, lossless=False),
+                               {"target_per_s": 500_000, "achieved_per_s": 499_999, "records": 1, "lost": 0,
+                                "lossless": True},
+                               {"target_per_s": 2_000_000, "achieved_per_s": 1_100_000, "records": 1, "lost": 0,
+                                "lossless": True}]  # lossless, but the generator did not keep pace
+    got = {t.text: t for t in s8_targets(rep)}
+    audit = got["every record at a paced rate of /s, trace -o FILE --format audit"]
+    assert audit.met is True and audit.value == 1_000_000  # 999,998/s achieved of 1,000,000: kept pace
+    json_ = got["every record at a paced rate of /s, trace -o FILE --format json"]
+    assert json_.met is False and json_.value == 500_000
     ratio = got[f"CPU per 100k records, trace --format audit / {TUNED_NAME}"]
     assert ratio.value == 0.1 and ratio.met is True
     assert got[f"CPU per 100k records, trace --format json / {TUNED_NAME}"].value == 0.2
