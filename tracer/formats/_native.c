@@ -1425,6 +1425,43 @@ static int hand_back(Formatter *self, const uint8_t *raw, size_t n)
 	return r < 0 || (len && event_end(self) < 0) ? -1 : 0;	/* a filtered sample is no event */
 }
 
+/*
+ * What every sample gets first (reader.RecordDecoder._decode's checks and accounting): counted
+ * delivered, its size checked, its per-CPU sequence followed, its schema version and items
+ * checked (every item inside the sample). MALFORMED (counted as such), or OK or HAND_BACK with
+ * `e` filled, the sample then taking the next serial; -1 on an error raised.
+ */
+static int begin_sample(Formatter *self, const uint8_t *raw, size_t n, struct event *e)
+{
+	int r;
+
+	self->delivered++;
+	if (n < BA_RECORD_HDR_SIZE || n > BA_EVENT_MAX + 8) {
+		self->malformed++;
+		return MALFORMED;
+	}
+	memset(e, 0, offsetof(struct event, paths));
+	e->npaths = e->nobjs = e->has_execve = e->has_caps = e->ncut = e->cut_overflow = 0;
+	memcpy(&e->h, raw, sizeof(e->h));
+	if ((long long)e->h.cpu != self->cur_cpu && seq_load(self, e->h.cpu, e->h.seq) < 0)
+		return -1;
+	if (e->h.seq > self->expect)
+		self->gaps += e->h.seq - self->expect;
+	self->expect = e->h.seq + 1;
+	/* BPF submits only the bytes in use: every item must lie inside the sample */
+	if (e->h.version != BA_SCHEMA_VERSION || e->h.size < BA_RECORD_HDR_SIZE || e->h.size > n) {
+		self->malformed++;
+		return MALFORMED;
+	}
+	r = parse_items(raw, e->h.size, e);
+	if (r == MALFORMED) {
+		self->malformed++;
+		return MALFORMED;
+	}
+	self->serial++;
+	return r;
+}
+
 static int one_sample(Formatter *self, const uint8_t *raw, size_t n)
 {
 	struct event e;
@@ -1434,30 +1471,9 @@ static int one_sample(Formatter *self, const uint8_t *raw, size_t n)
 	size_t rollback;
 	int r;
 
-	self->delivered++;
-	if (n < BA_RECORD_HDR_SIZE || n > BA_EVENT_MAX + 8) {
-		self->malformed++;
-		return 0;
-	}
-	memset(&e, 0, offsetof(struct event, paths));
-	e.npaths = e.nobjs = e.has_execve = e.has_caps = e.ncut = e.cut_overflow = 0;
-	memcpy(&e.h, raw, sizeof(e.h));
-	if ((long long)e.h.cpu != self->cur_cpu && seq_load(self, e.h.cpu, e.h.seq) < 0)
-		return -1;
-	if (e.h.seq > self->expect)
-		self->gaps += e.h.seq - self->expect;
-	self->expect = e.h.seq + 1;
-	/* BPF submits only the bytes in use: every item must lie inside the sample */
-	if (e.h.version != BA_SCHEMA_VERSION || e.h.size < BA_RECORD_HDR_SIZE || e.h.size > n) {
-		self->malformed++;
-		return 0;
-	}
-	r = parse_items(raw, e.h.size, &e);
-	if (r == MALFORMED) {
-		self->malformed++;
-		return 0;
-	}
-	self->serial++;
+	r = begin_sample(self, raw, n, &e);
+	if (r < 0 || r == MALFORMED)
+		return r < 0 ? -1 : 0;
 	if ((e.h.flags & BA_REC_OBJS_CUT) && !has_cut(&e, "objs"))
 		add_cut(&e, "objs", 0);
 	{
@@ -1500,77 +1516,82 @@ static int one_sample(Formatter *self, const uint8_t *raw, size_t n)
 	return event_end(self);
 }
 
-/*
- * format(samples | chunk, next_seq[, stride, offset, count]) -> (delivered, malformed, gaps, cut, by_rule)
- *
- * Formats a batch: a sequence of samples, or `count` (-1: all) equal-sized samples laid out every
- * `stride` bytes from `offset` in `chunk`. The text is buffered, and written to fd in blocks
- * of WRITE_AT bytes (flush() writes the rest, take() hands it over when there is no fd).
- * by_rule: the events formatted per keys entry (handed-back ones not included: the
- * reference counts those). next_seq: the decoder's per-CPU dict, read and updated.
- */
-static PyObject *Formatter_format(Formatter *self, PyObject *args)
-{
-	PyObject *source, *next_seq, *result = NULL;
-	Py_ssize_t stride = 0, offset = 0, count = -1;
-	Py_buffer view = {0};
-	int failed = 0;
+/* -- a batch, walked ------------------------------------------------------------ */
 
-	if (!PyArg_ParseTuple(args, "OO!|nnn", &source, &PyDict_Type, &next_seq, &stride, &offset, &count))
-		return NULL;
+typedef int (*sample_fn)(Formatter *self, void *ctx, const uint8_t *raw, size_t n);
+
+/* Starts a batch: the decoder's per-CPU dict, zeroed counters, a count per keys entry */
+static int batch_begin(Formatter *self, PyObject *next_seq)
+{
 	self->by_rule = PyMem_Calloc(PyTuple_GET_SIZE(self->keys), sizeof(*self->by_rule));
-	if (!self->by_rule)
-		return PyErr_NoMemory();
+	if (!self->by_rule) {
+		PyErr_NoMemory();
+		return -1;
+	}
 	self->next_seq = next_seq;
 	self->cur_cpu = -1;
 	self->expect = 0;
 	self->delivered = self->malformed = self->gaps = self->cut = 0;
+	return 0;
+}
 
-#define AFTER_ONE() (self->fd >= 0 && self->out.len >= WRITE_AT && write_out(self) < 0)
+/*
+ * fn() on each sample of `source`: `count` (-1: all) equal-sized samples every `stride` bytes
+ * from `offset` in a buffer (a last partial one as the reference's slicing gives it), or a
+ * sequence of bytes-like samples. The samples' memory stays valid until the caller releases
+ * *view and drops *seq (the tally keeps pointers into it).
+ */
+static int batch_walk(Formatter *self, PyObject *source, Py_ssize_t stride, Py_ssize_t offset, Py_ssize_t count,
+		      sample_fn fn, void *ctx, Py_buffer *view, PyObject **seq)
+{
 	if (stride) {
-		if (PyObject_GetBuffer(source, &view, PyBUF_SIMPLE) < 0)
-			goto out;
+		if (PyObject_GetBuffer(source, view, PyBUF_SIMPLE) < 0)
+			return -1;
 		if (stride <= offset) {
 			PyErr_SetString(PyExc_ValueError, "stride must exceed offset");
-			goto out;
+			return -1;
 		}
-		const uint8_t *p = view.buf;
-		Py_ssize_t len = view.len;
+		const uint8_t *p = view->buf;
+		Py_ssize_t len = view->len;
 		if (count >= 0 && count * stride < len)
 			len = count * stride;
-		for (Py_ssize_t i = 0; i + stride <= len && !failed; i += stride)
-			failed = one_sample(self, p + i + offset, stride - offset) < 0 || AFTER_ONE();
-		/* a last partial record, as the reference's slicing gives it */
-		Py_ssize_t tail = len % stride;
-		if (!failed && tail)
-			failed = one_sample(self, p + len - tail + (tail > offset ? offset : tail),
-					    tail > offset ? tail - offset : 0) < 0;
-	} else {
-		PyObject *seq = PySequence_Fast(source, "samples: a sequence of bytes");
-		if (!seq)
-			goto out;
-		for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq) && !failed; i++) {
-			Py_buffer one;
-			if (PyObject_GetBuffer(PySequence_Fast_GET_ITEM(seq, i), &one, PyBUF_SIMPLE) < 0) {
-				failed = 1;
-				break;
-			}
-			failed = one_sample(self, one.buf, one.len) < 0;
-			PyBuffer_Release(&one);
-			failed = failed || AFTER_ONE();
-		}
-		Py_DECREF(seq);
+		for (Py_ssize_t i = 0; i + stride <= len; i += stride)
+			if (fn(self, ctx, p + i + offset, stride - offset) < 0)
+				return -1;
+		Py_ssize_t rest = len % stride;
+		if (rest && fn(self, ctx, p + len - rest + (rest > offset ? offset : rest), rest > offset ? rest - offset : 0) < 0)
+			return -1;
+		return 0;
 	}
-#undef AFTER_ONE
-	/* the sequence state is kept whatever happened: the samples taken are counted */
+	*seq = PySequence_Fast(source, "samples: a sequence of bytes");
+	if (!*seq)
+		return -1;
+	for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(*seq); i++) {
+		Py_buffer one;
+		if (PyObject_GetBuffer(PySequence_Fast_GET_ITEM(*seq, i), &one, PyBUF_SIMPLE) < 0)
+			return -1;
+		int r = fn(self, ctx, one.buf, one.len);
+		PyBuffer_Release(&one);	/* the object, held by *seq, keeps its bytes */
+		if (r < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Ends a batch: the sequence state kept (whatever happened: the samples taken are counted);
+ * the counters as (delivered, malformed, gaps, cut, by_rule), or NULL after an error */
+static PyObject *batch_end(Formatter *self, int failed)
+{
+	PyObject *result = NULL;
+
 	if (self->cur_cpu >= 0) {
 		PyObject *k = PyLong_FromLongLong(self->cur_cpu), *v = PyLong_FromUnsignedLongLong(self->expect);
-		if (!k || !v || PyDict_SetItem(next_seq, k, v) < 0)
+		if (!k || !v || PyDict_SetItem(self->next_seq, k, v) < 0)
 			failed = 1;
 		Py_XDECREF(k);
 		Py_XDECREF(v);
 	}
-	if (!failed) {
+	if (!failed && self->by_rule) {
 		PyObject *counts = PyList_New(PyTuple_GET_SIZE(self->keys));
 		for (Py_ssize_t i = 0; counts && i < PyTuple_GET_SIZE(self->keys); i++) {
 			PyObject *v = PyLong_FromUnsignedLongLong(self->by_rule[i]);
@@ -1585,12 +1606,44 @@ static PyObject *Formatter_format(Formatter *self, PyObject *args)
 			Py_DECREF(counts);
 		}
 	}
-out:
-	if (view.obj)
-		PyBuffer_Release(&view);
 	PyMem_Free(self->by_rule);
 	self->by_rule = NULL;
 	self->next_seq = NULL;
+	return result;
+}
+
+/* format()'s step: a sample formatted, and the buffer written when it is large */
+static int format_step(Formatter *self, void *ctx, const uint8_t *raw, size_t n)
+{
+	if (one_sample(self, raw, n) < 0)
+		return -1;
+	return self->fd >= 0 && self->out.len >= WRITE_AT ? write_out(self) : 0;
+}
+
+/*
+ * format(samples | chunk, next_seq[, stride, offset, count]) -> (delivered, malformed, gaps, cut, by_rule)
+ *
+ * Formats a batch: a sequence of samples, or `count` (-1: all) equal-sized samples laid out every
+ * `stride` bytes from `offset` in `chunk`. The text is buffered, and written to fd in blocks
+ * of WRITE_AT bytes (flush() writes the rest, take() hands it over when there is no fd).
+ * by_rule: the events formatted per keys entry (handed-back ones not included: the
+ * reference counts those). next_seq: the decoder's per-CPU dict, read and updated.
+ */
+static PyObject *Formatter_format(Formatter *self, PyObject *args)
+{
+	PyObject *source, *next_seq, *seq = NULL, *result;
+	Py_ssize_t stride = 0, offset = 0, count = -1;
+	Py_buffer view = {0};
+
+	if (!PyArg_ParseTuple(args, "OO!|nnn", &source, &PyDict_Type, &next_seq, &stride, &offset, &count))
+		return NULL;
+	if (batch_begin(self, next_seq) < 0)
+		return NULL;
+	int failed = batch_walk(self, source, stride, offset, count, format_step, NULL, &view, &seq) < 0;
+	result = batch_end(self, failed);
+	if (view.obj)
+		PyBuffer_Release(&view);
+	Py_XDECREF(seq);
 	return result;
 }
 
@@ -1675,29 +1728,9 @@ static int tally_sample(Formatter *self, struct tally *t, const uint8_t *raw, si
 	struct event e;
 	int r;
 
-	self->delivered++;
-	if (n < BA_RECORD_HDR_SIZE || n > BA_EVENT_MAX + 8) {
-		self->malformed++;
-		return 0;
-	}
-	memset(&e, 0, offsetof(struct event, paths));
-	e.npaths = e.nobjs = e.has_execve = e.has_caps = e.ncut = e.cut_overflow = 0;
-	memcpy(&e.h, raw, sizeof(e.h));
-	if ((long long)e.h.cpu != self->cur_cpu && seq_load(self, e.h.cpu, e.h.seq) < 0)
-		return -1;
-	if (e.h.seq > self->expect)
-		self->gaps += e.h.seq - self->expect;
-	self->expect = e.h.seq + 1;
-	if (e.h.version != BA_SCHEMA_VERSION || e.h.size < BA_RECORD_HDR_SIZE || e.h.size > n) {
-		self->malformed++;
-		return 0;
-	}
-	r = parse_items(raw, e.h.size, &e);
-	if (r == MALFORMED) {
-		self->malformed++;
-		return 0;
-	}
-	self->serial++;
+	r = begin_sample(self, raw, n, &e);
+	if (r < 0 || r == MALFORMED)
+		return r < 0 ? -1 : 0;
 	if ((e.h.flags & BA_REC_USERSPACE_CHECK) && self->decide) {
 		/* the reference decides it: handed back whole (and kept in its place in the tail) */
 		PyObject *item = Py_BuildValue("(y#K)", (const char *)raw, (Py_ssize_t)n, self->serial);
@@ -1748,13 +1781,18 @@ static void tail_add(struct tally *t, const uint8_t *raw, size_t n, unsigned lon
  * labels: {pid: (comm bytes, exe bytes or None)}; tail: the last `tail` samples, [(raw, serial, handed back)];
  * back: the samples user space must decide, [(raw, serial)], not counted in the rest.
  */
+static int tally_step(Formatter *self, void *ctx, const uint8_t *raw, size_t n)
+{
+	return tally_sample(self, ctx, raw, n);
+}
+
 static PyObject *Formatter_tally(Formatter *self, PyObject *args)
 {
-	PyObject *source, *next_seq, *result = NULL, *tail_list = NULL, *counts = NULL, *seq = NULL;
+	PyObject *source, *next_seq, *result = NULL, *counts = NULL, *tail_list = NULL, *seq = NULL;
 	Py_ssize_t stride = 0, offset = 0, count = -1, tail = 0;
 	Py_buffer view = {0};
 	struct tally t;
-	int failed = 0;
+	int failed;
 
 	if (!PyArg_ParseTuple(args, "OO!nnnn", &source, &PyDict_Type, &next_seq, &stride, &offset, &count, &tail))
 		return NULL;
@@ -1766,52 +1804,18 @@ static PyObject *Formatter_tally(Formatter *self, PyObject *args)
 	t.back = PyList_New(0);
 	t.tail_cap = tail < 0 ? 0 : tail > 65536 ? 65536 : tail;
 	t.tail = t.tail_cap ? PyMem_Calloc(t.tail_cap, sizeof(*t.tail)) : NULL;
-	self->by_rule = PyMem_Calloc(PyTuple_GET_SIZE(self->keys), sizeof(*self->by_rule));
-	if (!t.syscalls || !t.auids || !t.procs || !t.labels || !t.back || (t.tail_cap && !t.tail) || !self->by_rule) {
+	if (!t.syscalls || !t.auids || !t.procs || !t.labels || !t.back || (t.tail_cap && !t.tail)) {
 		if (!PyErr_Occurred())
 			PyErr_NoMemory();
 		goto out;
 	}
-	self->next_seq = next_seq;
-	self->cur_cpu = -1;
-	self->expect = 0;
-	self->delivered = self->malformed = self->gaps = self->cut = 0;
-	if (stride) {
-		if (PyObject_GetBuffer(source, &view, PyBUF_SIMPLE) < 0)
-			goto out;
-		if (stride <= offset) {
-			PyErr_SetString(PyExc_ValueError, "stride must exceed offset");
-			goto out;
-		}
-		const uint8_t *p = view.buf;
-		Py_ssize_t len = view.len;
-		if (count >= 0 && count * stride < len)
-			len = count * stride;
-		for (Py_ssize_t i = 0; i + stride <= len && !failed; i += stride)
-			failed = tally_sample(self, &t, p + i + offset, stride - offset) < 0;
-		Py_ssize_t rest = len % stride;
-		if (!failed && rest)
-			failed = tally_sample(self, &t, p + len - rest + (rest > offset ? offset : rest),
-					      rest > offset ? rest - offset : 0) < 0;
-	} else {
-		/* the samples stay alive in `seq` (a list's items, or its own tuple) for the whole call */
-		seq = PySequence_Fast(source, "samples: a sequence of bytes");
-		if (!seq)
-			goto out;
-		for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq) && !failed; i++) {
-			PyObject *one = PySequence_Fast_GET_ITEM(seq, i);
-			if (!PyBytes_Check(one)) {
-				PyErr_SetString(PyExc_TypeError, "samples: bytes");
-				failed = 1;
-				break;
-			}
-			failed = tally_sample(self, &t, (const uint8_t *)PyBytes_AS_STRING(one), PyBytes_GET_SIZE(one)) < 0;
-		}
-	}
+	if (batch_begin(self, next_seq) < 0)
+		goto out;
+	failed = batch_walk(self, source, stride, offset, count, tally_step, &t, &view, &seq) < 0;
 	if (!failed)
 		failed = label_flush(&t) < 0 || run_flush(&t.sys, t.syscalls) < 0 || run_flush(&t.auid, t.auids) < 0 ||
 			 run_flush(&t.proc, t.procs) < 0;
-	if (!failed) {
+	if (!failed) {	/* while the batch's memory, which the tail points into, is still held */
 		tail_list = PyList_New(0);
 		for (Py_ssize_t i = 0; tail_list && i < t.tail_len && !failed; i++) {
 			struct tail_entry *te = &t.tail[(t.tail_at - t.tail_len + i + t.tail_cap) % t.tail_cap];
@@ -1821,28 +1825,10 @@ static PyObject *Formatter_tally(Formatter *self, PyObject *args)
 		}
 		failed = failed || !tail_list;
 	}
-	if (self->cur_cpu >= 0) {
-		PyObject *k = PyLong_FromLongLong(self->cur_cpu), *v = PyLong_FromUnsignedLongLong(self->expect);
-		if (!k || !v || PyDict_SetItem(next_seq, k, v) < 0)
-			failed = 1;
-		Py_XDECREF(k);
-		Py_XDECREF(v);
-	}
-	if (!failed) {
-		counts = PyList_New(PyTuple_GET_SIZE(self->keys));
-		for (Py_ssize_t i = 0; counts && i < PyTuple_GET_SIZE(self->keys); i++) {
-			PyObject *v = PyLong_FromUnsignedLongLong(self->by_rule[i]);
-			if (!v) {
-				Py_CLEAR(counts);
-				break;
-			}
-			PyList_SET_ITEM(counts, i, v);
-		}
-		if (counts)
-			result = Py_BuildValue("((KKKKO)(KKOOOOOO))", self->delivered, self->malformed, self->gaps, self->cut,
-					       counts, t.n, t.failures, t.syscalls, t.auids, t.procs, t.labels, tail_list,
-					       t.back);
-	}
+	counts = batch_end(self, failed);
+	if (counts)
+		result = Py_BuildValue("(O(KKOOOOOO))", counts, t.n, t.failures, t.syscalls, t.auids, t.procs, t.labels,
+				       tail_list, t.back);
 out:
 	if (view.obj)
 		PyBuffer_Release(&view);
@@ -1855,9 +1841,6 @@ out:
 	Py_XDECREF(t.labels);
 	Py_XDECREF(t.back);
 	PyMem_Free(t.tail);
-	PyMem_Free(self->by_rule);
-	self->by_rule = NULL;
-	self->next_seq = NULL;
 	return result;
 }
 
