@@ -541,7 +541,8 @@ typedef struct {
 	PyObject *hand_back;	/* callable (raw sample, serial) -> its text (bytes), by the Python reference */
 	int fd;			/* where the text goes, or -1: kept for take() */
 	unsigned long long written;	/* bytes written to fd */
-	int behind_ok;		/* fd is a regular file: write_behind() runs */
+	int regular;		/* fd is a regular file: a write error cuts it back to a whole event */
+	int behind_ok;		/* and write_behind() works on it */
 	int write_errno;	/* the first write error: from then on text is counted, not written */
 	unsigned long long unwritten;	/* events formatted but never written (a write error) */
 	size_t *ends;		/* where each event in `out` ends: a write error cuts the file there */
@@ -614,10 +615,11 @@ static int Formatter_init(Formatter *self, PyObject *args, PyObject *kw)
 	self->nends = 0;
 	{
 		struct stat st;
-		self->behind_ok = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
-		self->file_start = self->behind_ok ? lseek(fd, 0, SEEK_CUR) : 0;
+		self->regular = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+		self->file_start = self->regular ? lseek(fd, 0, SEEK_CUR) : 0;
 		if (self->file_start < 0)
-			self->behind_ok = 0;
+			self->regular = 0;
+		self->behind_ok = self->regular;
 	}
 	if (!self->keybuf && !(self->keybuf = PyMem_Malloc(sizeof(struct ident) + BA_EVENT_MAX + 8))) {
 		PyErr_NoMemory();
@@ -1356,7 +1358,7 @@ static void write_failed(Formatter *self, size_t done, int err)
 	while (whole < self->nends && self->ends[whole] <= done)
 		whole++;
 	kept = whole ? self->ends[whole - 1] : 0;
-	if (done > kept && self->behind_ok)
+	if (done > kept && self->regular)
 		(void)!ftruncate(self->fd, self->file_start + self->written + kept);	/* no half event */
 	self->written += kept;
 	self->unwritten += self->nends - whole;
