@@ -60,7 +60,6 @@ def run_trace(options: CaptureOptions, out: BinaryIO, fmt: str = "audit", durati
     A write error ends the run: the records delivered from then on are counted, not written
     (the file, when it is one, ends on a whole record), and the ledger carries the count and
     the error (`unwritten`, `write_error`); the returned counters too."""
-    deadline = None if duration is None else time.monotonic() + duration
     stop = threading.Event()
     interactive = out.isatty()
 
@@ -79,6 +78,8 @@ def run_trace(options: CaptureOptions, out: BinaryIO, fmt: str = "audit", durati
                 for note in cap.startup_notes + ([] if native.available() else [native.NOT_BUILT]):
                     notes.write(f"bpfaudit: {note}\n")
                 notes.flush()
+            # the duration counts from the moment the programs are attached, not from before compiling
+            deadline = None if duration is None else time.monotonic() + duration
             flushed = time.monotonic()
             while not stop.is_set() and (deadline is None or time.monotonic() < deadline) and not sink.errno:
                 by_key = sink.poll()
