@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional, Tuple, Union
 
-from tracer.capture.events import EventTally
+from tracer.capture.events import EventTally, SyscallEvent
 from tracer.capture.layout import layout
 from tracer.capture.names import GETNAME_ORDER, call_name
 from tracer.capture.reader import RecordDecoder
@@ -45,6 +45,31 @@ def _call_info(arch: int, nr: int):
     name = syscall_name(arch, nr)
     call = call_name(name)
     return jsonl._ENCODER.encode(name).encode("ascii"), GETNAME_ORDER.get(call), PATH_ARGS.get(call, ())
+
+
+def _core_args(source: Source) -> Tuple[object, int, int, int]:
+    """(samples or chunk, stride, offset, count) of a batch, as the compiled core walks it."""
+    if type(source) is tuple:
+        chunk, stride, offset = source[:3]
+        return chunk, stride, offset, source[3] if len(source) > 3 else -1
+    return source, 0, 0, -1
+
+
+def _account(decoder: RecordDecoder, counts) -> List[int]:
+    """Adds the compiled core's counts of a batch to the decoder's; returns its events per keys entry."""
+    delivered, malformed, gaps, cut, by_rule = counts
+    decoder.delivered += delivered
+    decoder.malformed += malformed
+    decoder.seq_gaps += gaps
+    decoder.cut += cut
+    return by_rule
+
+
+def _decode_as(decoder: RecordDecoder, raw: bytes, serial: int) -> List[SyscallEvent]:
+    """The reference's decoding of one sample the core handed back, under the serial the core gave it
+    (the core counted its delivery and sequence already). Leaves the decoder's serial at `serial`."""
+    decoder._serial = serial - 1
+    return decoder._decode((raw,), account=False)
 
 
 def key_label(key: Optional[str]) -> str:
@@ -82,10 +107,8 @@ class NativeWriter:
 
     def _hand_back(self, raw: bytes, serial: int) -> bytes:
         """The reference's text of a sample, decoded under the serial it was given."""
-        d = self._decoder
-        d._serial = serial - 1
         out = []
-        for ev in d._decode((raw,), account=False):
+        for ev in _decode_as(self._decoder, raw, serial):
             out.append(self._render(ev))
             label = key_label(ev.key)
             self._by_key[label] = self._by_key.get(label, 0) + 1
@@ -95,20 +118,12 @@ class NativeWriter:
         """Formats a batch (its text buffered or written); returns how many events of each rule key it held."""
         d, f = self._decoder, self._formatter
         self._by_key = by_key = {}
+        samples, stride, offset, count = _core_args(source)
         try:
-            if type(source) is tuple:
-                chunk, stride, offset = source[:3]
-                counts = f.format(chunk, d._next_seq, stride, offset, *source[3:])
-            else:
-                counts = f.format(source, d._next_seq)
+            counts = f.format(samples, d._next_seq, stride, offset, count)
         finally:
             d._serial = f.serial
-        delivered, malformed, gaps, cut, by_rule = counts
-        d.delivered += delivered
-        d.malformed += malformed
-        d.seq_gaps += gaps
-        d.cut += cut
-        for label, n in zip(self._labels, by_rule):
+        for label, n in zip(self._labels, _account(d, counts)):
             if n:
                 by_key[label] = by_key.get(label, 0) + n
         return by_key
@@ -166,9 +181,8 @@ class Tallier:
         as they were (a tail event is counted already)."""
         d = self._decoder
         saved = (d._serial, d.cut, d.userspace_filtered)
-        d._serial = serial - 1
         try:
-            events = d._decode((raw,), account=False)
+            events = _decode_as(d, raw, serial)
         finally:
             if keep_counts:
                 d._serial, d.cut, d.userspace_filtered = saved
@@ -179,19 +193,10 @@ class Tallier:
     def tally(self, source: Source) -> EventTally:
         d, core = self._decoder, self._core
         core.serial = d._serial
-        if type(source) is tuple:
-            chunk, stride, offset = source[:3]
-            count = source[3] if len(source) > 3 else -1
-            counts, t = core.tally(chunk, d._next_seq, stride, offset, count, 2 * self._tail)
-        else:
-            counts, t = core.tally(source if type(source) is list else list(source), d._next_seq, 0, 0, -1,
-                                   2 * self._tail)
+        samples, stride, offset, count = _core_args(source)
+        counts, t = core.tally(samples, d._next_seq, stride, offset, count, 2 * self._tail)
         d._serial = core.serial
-        delivered, malformed, gaps, cut, by_rule = counts
-        d.delivered += delivered
-        d.malformed += malformed
-        d.seq_gaps += gaps
-        d.cut += cut
+        by_rule = _account(d, counts)
         n, failures, syscalls, auids, procs, labels, tail, back = t
         out = EventTally(events=n, failures=failures, auids=auids, processes=procs)
         names = self._names
